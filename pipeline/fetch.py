@@ -1,0 +1,313 @@
+"""HTTP only: one bounded, guarded GET.
+
+What every request gets:
+- a connect timeout and a *total* deadline (20 s feeds, 30 s pages), checked between body
+  chunks and fed to the transport as the read timeout of each next read;
+- a body cap counted after decompression: we ask for gzip/deflate only, read the raw
+  bytes and decompress them ourselves with ``max_length``, so a small compressed body can
+  never expand past the cap in one step (a "zip bomb");
+- an early reject when Content-Length already says the body is too large;
+- at most ``max_redirects`` redirects, followed by hand so every hop is re-checked;
+- the private-address guard: the host is resolved here, every address checked against the
+  allow-list, and the connection made to the checked address itself (the URL is rewritten
+  to the IP, Host and TLS SNI keep the name), so DNS cannot answer differently between
+  the check and the connect (DNS rebinding);
+- conditional GET with the stored ETag / Last-Modified (RFC 9110 §13);
+- ``trust_env=False``: no proxy or netrc from the environment changes where we connect.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import socket
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from .errors import FetchError
+from .models import FetchResult
+
+MAX_URL_LENGTH = 2048
+_REDIRECTS = (301, 302, 303, 307, 308)
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    user_agent: str
+    connect_timeout: float = 10.0
+    deadline: float = 20.0
+    max_body_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
+    allow_networks: tuple[IPNetwork, ...] = ()
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What we remember from the last 200 to make the next request conditional."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class Fetcher:
+    """One httpx client for a run; ``get`` is the only way out to the network."""
+
+    def __init__(self, limits: HttpLimits) -> None:
+        self.limits = limits
+        self._client = httpx.Client(
+            trust_env=False, follow_redirects=False, http2=False,
+            headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, url: str, *, deadline: float | None = None, validators: Validators | None = None,
+            accept: str | None = None) -> FetchResult:
+        """GET ``url``, following redirects by hand, within one total deadline."""
+        seconds = deadline or self.limits.deadline
+        ends_at = time.monotonic() + seconds
+        started = time.monotonic()
+        current = url
+        for hop in range(self.limits.max_redirects + 1):
+            response_or_next = self._one_hop(url, current, ends_at, seconds, validators, accept)
+            if isinstance(response_or_next, FetchResult):
+                return _with_meta(response_or_next, url, hop, started)
+            current = response_or_next
+        raise FetchError(url, f"more than {self.limits.max_redirects} redirects", kind="redirects")
+
+    def _one_hop(self, original: str, url: str, ends_at: float, seconds: float,
+                 validators: Validators | None, accept: str | None) -> FetchResult | str:
+        target, headers, extensions = self._pinned_request(original, url)
+        if validators and url == original:
+            headers.update(_conditional_headers(validators))
+        if accept:
+            headers["Accept"] = accept
+        timeout = httpx.Timeout(connect=min(self.limits.connect_timeout, seconds),
+                                read=seconds, write=seconds, pool=seconds)
+        try:
+            with self._client.stream("GET", target, headers=headers, timeout=timeout,
+                                     extensions=extensions) as resp:
+                return self._handle(original, url, resp, ends_at, seconds)
+        except httpx.TimeoutException as exc:
+            raise FetchError(original, f"timed out after {seconds:g} s ({type(exc).__name__})",
+                             kind="timeout") from exc
+        except httpx.HTTPError as exc:
+            raise FetchError(original, f"network error: {_reason(exc)}", kind="network") from exc
+
+    def _pinned_request(self, original: str, url: str) -> tuple[str, dict[str, str], dict]:
+        parts = _checked_url(original, url)
+        host = parts.hostname or ""
+        address = self._allowed_address(original, host, parts.port or _default_port(parts.scheme))
+        netloc_ip = f"[{address}]" if ":" in address else address
+        if parts.port:
+            netloc_ip += f":{parts.port}"
+        target = urlunsplit((parts.scheme, netloc_ip, parts.path or "/", parts.query, ""))
+        headers = {"Host": parts.netloc.rsplit("@", 1)[-1]}
+        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        return target, headers, extensions
+
+    def _allowed_address(self, original: str, host: str, port: int) -> str:
+        addresses = resolve(original, host, port)
+        allowed = [a for a in addresses if address_allowed(a, self.limits.allow_networks)]
+        if not allowed:
+            shown = ", ".join(str(a) for a in addresses[:3])
+            raise FetchError(original, f"refused: {host} resolves to a non-public address ({shown})",
+                             kind="blocked", transient=False,
+                             remedy="add the network to [http] allow_networks if this is intended")
+        return str(allowed[0])
+
+    def _handle(self, original: str, url: str, resp: httpx.Response, ends_at: float,
+                seconds: float) -> FetchResult | str:
+        if resp.status_code in _REDIRECTS:
+            location = resp.headers.get("location")
+            if not location:
+                raise FetchError(original, f"redirect {resp.status_code} without Location", kind="redirects")
+            return urljoin(url, location.strip())
+        if resp.status_code == 304:
+            return _result(url, resp, b"")
+        if resp.status_code >= 400:
+            raise FetchError(original, f"HTTP {resp.status_code} {resp.reason_phrase}".strip(), kind="http",
+                             status=resp.status_code, retry_after=retry_after_seconds(resp.headers))
+        self._reject_declared_size(original, resp)
+        body = self._read_body(original, resp, ends_at, seconds)
+        return _result(url, resp, body)
+
+    def _reject_declared_size(self, original: str, resp: httpx.Response) -> None:
+        declared = resp.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limits.max_body_bytes:
+            raise FetchError(original, f"body too large: Content-Length {int(declared)} bytes "
+                             f"over the cap of {self.limits.max_body_bytes}", kind="too_large")
+
+    def _read_body(self, original: str, resp: httpx.Response, ends_at: float, seconds: float) -> bytes:
+        decoder = _decoder(resp.headers.get("content-encoding", ""), original)
+        cap = self.limits.max_body_bytes
+        out = bytearray()
+        for chunk in _raw_chunks(resp, ends_at, original, seconds):
+            out += decoder.feed(chunk, cap + 1 - len(out))
+            if len(out) > cap:
+                raise FetchError(original, f"body too large: over the cap of {cap} bytes after "
+                                 "decompression", kind="too_large")
+        out += decoder.flush(cap + 1 - len(out))
+        if len(out) > cap:
+            raise FetchError(original, f"body too large: over the cap of {cap} bytes after "
+                             "decompression", kind="too_large")
+        return bytes(out)
+
+
+def _raw_chunks(resp: httpx.Response, ends_at: float, original: str, seconds: float) -> Iterator[bytes]:
+    for chunk in resp.iter_raw(64 * 1024):
+        remaining = ends_at - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(original, f"timed out: body not complete within {seconds:g} s", kind="timeout")
+        _shrink_read_timeout(resp, remaining)
+        yield chunk
+
+
+def _shrink_read_timeout(resp: httpx.Response, remaining: float) -> None:
+    # httpcore reads request.extensions["timeout"] before every socket read, so lowering
+    # it here keeps a slow trickle from stretching the total deadline.
+    timeouts = resp.request.extensions.get("timeout")
+    if isinstance(timeouts, dict):
+        timeouts["read"] = max(0.01, remaining)
+
+
+class _Decoder:
+    """Bounded decompression of gzip / deflate / identity bodies."""
+
+    def __init__(self, wbits: int | None, url: str) -> None:
+        self._url = url
+        self._z = zlib.decompressobj(wbits) if wbits is not None else None
+        self._pending = b""
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        if self._z is None:
+            return data
+        try:
+            out = self._z.decompress(self._pending + data, max(room, 1))
+        except zlib.error as exc:
+            raise FetchError(self._url, f"corrupt compressed body: {exc}", kind="network") from exc
+        self._pending = self._z.unconsumed_tail
+        return out
+
+    def flush(self, room: int) -> bytes:
+        if self._z is None:
+            return b""
+        out = bytearray()
+        while self._pending and len(out) < room:
+            out += self.feed(b"", room - len(out))
+        return bytes(out)
+
+
+def _decoder(encoding: str, url: str) -> _Decoder:
+    enc = encoding.strip().lower()
+    if enc in ("", "identity"):
+        return _Decoder(None, url)
+    if enc in ("gzip", "x-gzip"):
+        return _Decoder(16 + zlib.MAX_WBITS, url)
+    if enc == "deflate":
+        return _Decoder(zlib.MAX_WBITS, url)  # RFC 9110 §8.4.1.2: zlib-wrapped
+    raise FetchError(url, f"unsupported Content-Encoding {encoding!r}", kind="network")
+
+
+def _result(url: str, resp: httpx.Response, body: bytes) -> FetchResult:
+    return FetchResult(url=url, final_url=url, status=resp.status_code, body=body,
+                       content_type=resp.headers.get("content-type"), etag=resp.headers.get("etag"),
+                       last_modified=resp.headers.get("last-modified"), elapsed_ms=0)
+
+
+def _with_meta(result: FetchResult, original: str, hops: int, started: float) -> FetchResult:
+    return FetchResult(url=original, final_url=result.url, status=result.status, body=result.body,
+                       content_type=result.content_type, etag=result.etag,
+                       last_modified=result.last_modified,
+                       elapsed_ms=int((time.monotonic() - started) * 1000), redirects=hops)
+
+
+def _conditional_headers(v: Validators) -> dict[str, str]:
+    headers = {}
+    if v.etag:
+        headers["If-None-Match"] = v.etag
+    if v.last_modified:
+        headers["If-Modified-Since"] = v.last_modified
+    return headers
+
+
+def _checked_url(original: str, url: str) -> object:
+    if len(url) > MAX_URL_LENGTH:
+        raise FetchError(original, f"URL longer than {MAX_URL_LENGTH} characters", kind="bad_url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(original, f"not an http(s) URL: {url[:200]}", kind="bad_url")
+    try:
+        parts.port
+    except ValueError as exc:
+        raise FetchError(original, f"bad port in {url[:200]}", kind="bad_url") from exc
+    return parts
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def resolve(url: str, host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """All addresses of ``host`` (an IP literal resolves to itself, without DNS)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(url, f"network error: cannot resolve {host}: {exc}", kind="network") from exc
+    seen: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%")[0])
+        if addr not in seen:
+            seen.append(addr)
+    return seen
+
+
+def address_allowed(addr: ipaddress.IPv4Address | ipaddress.IPv6Address,
+                    allow: tuple[IPNetwork, ...]) -> bool:
+    """Public (globally routable) addresses pass; anything else only when allow-listed."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    if any(addr.version == net.version and addr in net for net in allow):
+        return True
+    return addr.is_global and not addr.is_multicast
+
+
+def retry_after_seconds(headers: httpx.Headers, cap: float = 24 * 3600) -> float | None:
+    """Retry-After as seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP-date), capped."""
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    if raw.isdigit():
+        return min(float(raw), cap)
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, min((when - datetime.now(timezone.utc)).total_seconds(), cap))
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]

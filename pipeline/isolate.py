@@ -1,0 +1,86 @@
+"""Extraction in a worker process with a hard time limit.
+
+trafilatura's own size and time limits do not apply when it is called as a library, and a
+pathological page can keep lxml busy for minutes. The worker is a child process fed one
+page at a time over a pipe; when a page passes the limit the child is killed and a new one
+started, and the page is recorded as failed ("timeout"). The worker is forked before the
+warehouse is opened, so it inherits the imported extractor but no database handles.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .errors import ExtractError
+from .extract import extract_article
+from .models import Article
+
+
+def _worker(conn: Connection) -> None:
+    while True:
+        try:
+            html, url = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", extract_article(html, url)))
+        except ExtractError as exc:
+            conn.send(("err", exc.reason, str(exc)))
+        except Exception as exc:  # a crash in the extractor is a failed page, not a failed run
+            conn.send(("err", "crashed", f"extractor crashed: {type(exc).__name__}: {exc}"))
+
+
+class IsolatedExtractor:
+    """Callable like ``extract_article``; runs it in a child process with a time limit."""
+
+    def __init__(self, timeout: float = 20.0) -> None:
+        self.timeout = timeout
+        self._ctx = mp.get_context("fork")
+        self._proc: Any = None
+        self._conn: Connection | None = None
+        self._start()
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_worker, args=(child,), daemon=True,
+                                       name="newswatch-extract")
+        self._proc.start()
+        child.close()
+        self._conn = parent
+
+    def __call__(self, html: bytes, url: str) -> Article:
+        assert self._conn is not None
+        try:
+            self._conn.send((html, url))
+            ready = self._conn.poll(self.timeout)
+            reply = self._conn.recv() if ready else None
+        except (EOFError, OSError, BrokenPipeError):
+            reply, ready = None, True
+        if reply is None:
+            self._restart()
+            reason = "timeout" if not ready else "crashed"
+            raise ExtractError(url, reason, f"extraction {'took longer than %gs' % self.timeout if reason == 'timeout' else 'worker died'}")
+        if reply[0] == "ok":
+            return reply[1]
+        raise ExtractError(url, reply[1], reply[2])
+
+    def _restart(self) -> None:
+        self.close()
+        self._start()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
+        self._proc = None
+
+    def __enter__(self) -> IsolatedExtractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

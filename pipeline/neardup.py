@@ -1,0 +1,181 @@
+"""Is one article a copy of another, and which copies belong together.
+
+Pure. The warehouse finds *candidates* (texts sharing an LSH band key, see
+``fingerprint.band_keys``); this module confirms them on the exact word-shingle sets and
+groups confirmed pairs into clusters. Which member of a cluster came first is decided by
+dates (``origin``), never by the cluster root, which is only a stable name.
+
+Thresholds were measured with ``bench/bench_neardup.py`` (seed articles, their
+re-boilerplated / trimmed / edited / excerpted copies, sentence mixes of several seeds,
+short items sharing a quote or an outlet template, off-topic texts); the figures are in
+each constant's docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from pipeline import fingerprint as fp
+
+# Texts whose shorter side has at least this many words are "long" (ARCHITECTURE.md:
+# J >= 0.3 gave precision 0.996 / recall 0.946 on real news of 150+ words).
+LONG_TEXT_WORDS = 150
+
+COPY_JACCARD = 0.3
+"""Jaccard over word 5-gram shingles from which two long texts are copies.
+
+Boilerplate of another outlet, a new headline, a trimmed tail or a few reworded
+sentences leave most 5-grams intact, while two different reports of one event share only
+quotes and names. Measured (bench, 5 seed reports): different reports of the story peak
+at J 0.125, roundups built from runs of 3-4 reports at 0.278; copies start at 0.448
+(trimmed to 60 % under other boilerplate), 0.501 (edited under other boilerplate); with
+sentences reworded at random, J is 0.336 at 40 % reworded and 0.285 at 50 %. 0.3 also
+matches the real-news figures of ARCHITECTURE.md (precision 0.996, recall 0.946).
+"""
+
+COPY_JACCARD_SHORT = 0.5
+"""Stricter Jaccard for texts under ``LONG_TEXT_WORDS`` words.
+
+In a brief, one shared quote or one outlet's furniture is a large share of the text.
+Measured (bench): short different items sharing a quote reach J 0.135, sharing a
+65-word outlet template 0.247 (both would be one quote or template away from 0.3);
+an 82-word brief under another outlet's template scores 0.438-0.579 and, when below
+0.5, is still caught by the excerpt rule (containment 1.0).
+"""
+
+EXCERPT_CONTAINMENT = 0.8
+"""Share of the shorter text's shingles found in the longer one for an excerpt.
+
+An excerpt (the first paragraphs plus "read more") or a heavily trimmed copy has a low
+Jaccard against the full text but nearly all of it lies inside. Measured (bench):
+excerpts of 3 paragraphs >= 0.846, a hand-made excerpt 0.915, trims 1.0; different
+reports <= 0.494, roundups against one of their sources <= 0.726.
+"""
+
+EXCERPT_MIN_WORDS = 50
+"""An excerpt needs this many words: below it a single shared quote or a standard
+sentence ("The company did not respond to a request for comment") is contained too."""
+
+# Known limit (bench "other brief, same outlet"): two different short items (about 80
+# words) inside the same heavy outlet template (about 100 words) reach J 0.355 and pass
+# the long-text rule; ``compare_shingles(..., ignore=...)`` with the outlet's frequent
+# shingles removes that (bench: precision 0.934 -> 0.983, recall unchanged at 1.0).
+# A roundup that reproduces a whole short item is, correctly, its "excerpt"; clustering
+# on excerpt edges can therefore chain two stories through a roundup.
+
+RELATIONS = ("exact", "copy", "excerpt", "distinct")
+
+
+@dataclass(frozen=True)
+class Match:
+    """How two texts relate: ``relation`` is one of ``RELATIONS``."""
+
+    jaccard: float
+    containment: float
+    relation: str
+
+    @property
+    def duplicate(self) -> bool:
+        """True for every relation that makes the two texts one cluster."""
+        return self.relation != "distinct"
+
+
+def compare(text_a: str, text_b: str) -> Match:
+    """Compare two extracted article texts (see the module constants for the rules)."""
+    words_a, words_b = fp.words(text_a), fp.words(text_b)
+    return compare_shingles(
+        fp.shingles_of_words(words_a),
+        fp.shingles_of_words(words_b),
+        len(words_a),
+        len(words_b),
+        exact=bool(words_a) and words_a == words_b,
+    )
+
+
+def compare_shingles(
+    a: set[int],
+    b: set[int],
+    words_a: int,
+    words_b: int,
+    exact: bool = False,
+    ignore: frozenset[int] = frozenset(),
+) -> Match:
+    """``compare`` on precomputed shingle sets and word counts; ``exact`` when the content
+    hashes are equal (callers holding fingerprints pass that instead of the texts).
+
+    ``ignore``: shingles known to be boilerplate (e.g. seen in many texts of one outlet),
+    left out of both sets. Without it, two different short items wrapped in the same
+    heavy outlet boilerplate can pass the copy rule (bench: "other brief, same outlet").
+    """
+    if ignore:
+        a, b = a - ignore, b - ignore
+    j, c = fp.jaccard(a, b), fp.containment(a, b)
+    return Match(j, c, _relation(j, c, min(words_a, words_b), exact))
+
+
+def _relation(j: float, c: float, shorter_words: int, exact: bool) -> str:
+    if exact:
+        return "exact"
+    if j >= copy_threshold(shorter_words):
+        return "copy"
+    if c >= EXCERPT_CONTAINMENT and shorter_words >= EXCERPT_MIN_WORDS:
+        return "excerpt"
+    return "distinct"
+
+
+def copy_threshold(shorter_words: int) -> float:
+    """The Jaccard threshold for a pair whose shorter text has ``shorter_words`` words."""
+    return COPY_JACCARD if shorter_words >= LONG_TEXT_WORDS else COPY_JACCARD_SHORT
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def cluster(pairs: Iterable[tuple[K, K]]) -> dict[K, K]:
+    """Union-find over confirmed duplicate pairs: every id seen -> its cluster root.
+
+    The root is the smallest id of the cluster, so the mapping does not depend on the
+    order of ``pairs`` (a stable name; the origin is decided by ``origin``).
+    """
+    parent: dict[K, K] = {}
+    for a, b in pairs:
+        _union(parent, a, b)
+    return {member: _find(parent, member) for member in sorted(parent)}
+
+
+def _find(parent: dict[K, K], x: K) -> K:
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:  # path compression keeps later finds short
+        parent[x], x = root, parent[x]
+    return root
+
+
+def _union(parent: dict[K, K], a: K, b: K) -> None:
+    parent.setdefault(a, a)
+    parent.setdefault(b, b)
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)
+
+
+def origin(members: Iterable[tuple[K, datetime | None, datetime]]) -> K:
+    """The member that came first: (id, published, first_seen) triples, aware datetimes.
+
+    A member's time is its published date, else when it was first seen; a published
+    date later than the first sighting is capped at that sighting (the page demonstrably
+    existed then), so a dateless page seen before another's claimed publication still
+    counts as earlier. Ties: a member with a published date first, then the smallest id.
+    """
+    return min(members, key=_origin_key)[0]
+
+
+def _origin_key(member: tuple[K, datetime | None, datetime]) -> tuple[datetime, bool, K]:
+    member_id, published, first_seen = member
+    if published is None:
+        return first_seen, True, member_id
+    return min(published, first_seen), False, member_id

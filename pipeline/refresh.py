@@ -1,0 +1,308 @@
+"""One source, end to end: fetch -> parse -> new entries -> pages -> extract ->
+fingerprint -> one transaction. Read ``refresh_source`` top to bottom for the whole life
+of a poll; every step it names lives in its own room."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from . import fingerprint as fp
+from .errors import ExtractError, FetchError, SourceError
+from .extract import extract_article
+from .fetch import Fetcher, Validators
+from .models import Article, FeedEntry, FetchResult, ParsedFeed, SourceOutcome
+from .outlets import OutletMatch, OutletResolver
+from .parse import parse_document
+from .store import Batch, Store, article_id_for
+
+UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
+MAX_PAGE_ATTEMPTS = 3
+_RETRYABLE_PAGE_FAILURES = ("network", "timeout", "http")
+
+
+@dataclass
+class RunContext:
+    store: Store
+    fetcher: Fetcher
+    resolver: OutletResolver
+    run_id: int
+    now: datetime
+    feed_timeout: float
+    page_timeout: float
+    max_pages: int
+    min_poll: timedelta
+    max_backoff: timedelta
+    on_page: Callable[[str], None] = lambda url: None
+    extract: Callable[[bytes, str], Article] = extract_article
+
+
+@dataclass
+class _SourceWork:
+    """What one source accumulates before it is written in one transaction."""
+
+    source_id: str
+    batch: Batch = field(default_factory=Batch)
+    known_entries: set[str] = field(default_factory=set)
+    url_map: dict[str, str] = field(default_factory=dict)  # url_key -> article_id, this batch
+    new_sightings: int = 0
+    new_articles: int = 0
+    failures: int = 0
+    pages_fetched: int = 0
+
+
+def refresh_source(ctx: RunContext, source_id: str) -> SourceOutcome:
+    state = ctx.store.source_state(source_id)
+    work = _SourceWork(source_id, known_entries=_known_entry_keys(ctx.store, source_id))
+    try:
+        result = _fetch_document(ctx, state)
+    except SourceError as exc:
+        return _failed(ctx, work, state, exc)
+    if result.not_modified or _same_body(state, result):
+        return _unchanged(ctx, work, state, result)
+    try:
+        parsed = parse_document(result.body, result.final_url, result.content_type)
+    except SourceError as exc:
+        return _failed(ctx, work, state, exc, result)
+    for entry in parsed.entries:
+        _take_entry(ctx, work, state, entry)
+    return _succeeded(ctx, work, state, result, parsed)
+
+
+# -- the document ------------------------------------------------------------------------
+
+def _fetch_document(ctx: RunContext, state: dict[str, Any]) -> FetchResult:
+    return ctx.fetcher.get(state["url"], deadline=ctx.feed_timeout, validators=_validators(ctx, state),
+                           accept="application/rss+xml, application/atom+xml, application/feed+json, "
+                                  "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+
+
+def _validators(ctx: RunContext, state: dict[str, Any]) -> Validators | None:
+    last_full = state.get("last_unconditional_at")
+    if last_full is None or ctx.now - last_full >= UNCONDITIONAL_EVERY:
+        return None
+    return Validators(state.get("etag"), state.get("last_modified"))
+
+
+def _same_body(state: dict[str, Any], result: FetchResult) -> bool:
+    return bool(state.get("body_hash")) and state["body_hash"] == _body_hash(result.body)
+
+
+def _body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _known_entry_keys(store: Store, source_id: str) -> set[str]:
+    _, rows = store.query("SELECT entry_key FROM sightings WHERE source_id = ?", [source_id])
+    return {r[0] for r in rows}
+
+
+# -- entries -----------------------------------------------------------------------------
+
+def _take_entry(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry) -> None:
+    if not entry.url:
+        return
+    link_key = fp.canonical_url(entry.url)
+    article_id = _article_for(ctx, work, state, entry, link_key)
+    if article_id is None:
+        return
+    is_new = entry.key not in work.known_entries
+    work.known_entries.add(entry.key)
+    work.new_sightings += int(is_new)
+    work.batch.sightings.append((work.source_id, entry.key, article_id, entry.url, entry.title,
+                                 entry.published, entry.publisher_name, entry.publisher_url,
+                                 ctx.now, ctx.now, ctx.run_id))
+
+
+def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
+                 link_key: str) -> str | None:
+    if link_key in work.url_map:
+        return work.url_map[link_key]
+    known = ctx.store.article_for_url(link_key)
+    if known and not _should_retry(ctx, known):
+        return known[0]
+    if entry.unresolved:
+        return _unresolved_article(ctx, work, state, entry, link_key)
+    if work.pages_fetched >= ctx.max_pages:
+        return None  # left for the next run: no sighting, so the entry stays new
+    work.pages_fetched += 1
+    return _fetch_article(ctx, work, state, entry, link_key)
+
+
+def _should_retry(ctx: RunContext, known: tuple[str, str]) -> bool:
+    article_id, status = known
+    return status == "failed" and ctx.store.article_attempts(article_id) < MAX_PAGE_ATTEMPTS
+
+
+def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
+                   link_key: str) -> str:
+    ctx.on_page(entry.url or "")
+    try:
+        page = ctx.fetcher.get(entry.url or "", deadline=ctx.page_timeout,
+                               accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
+        article = ctx.extract(page.body, page.final_url)
+    except FetchError as exc:
+        return _failed_article(ctx, work, state, entry, link_key, f"{exc.kind}: {exc}")
+    except ExtractError as exc:
+        return _failed_article(ctx, work, state, entry, link_key, f"extract/{exc.reason}: {exc}")
+    return _stored_article(ctx, work, state, entry, link_key, article)
+
+
+def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
+                    link_key: str, article: Article) -> str:
+    keys = {link_key, fp.canonical_url(article.url), article.canonical_url}
+    existing = _existing_id(ctx, work, keys - {link_key})
+    if existing:  # the same page reached by another link: one article, another sighting
+        _remember_urls(work, keys, existing)
+        return existing
+    # A page that failed before keeps the id its failure got; otherwise the id follows
+    # from the canonical URL.
+    prior = ctx.store.article_for_url(link_key)
+    article_id = prior[0] if prior else article_id_for(article.canonical_url)
+    outlet = _outlet(ctx, work, state, article.url, article.site_name)
+    print_ = fp.fingerprint(article.text)
+    work.batch.articles.append(_article_row(ctx, article_id, article, outlet, print_))
+    work.batch.fingerprints.append((article_id, list(print_.minhash), list(print_.bands)))
+    _remember_urls(work, keys, article_id)
+    work.new_articles += 1
+    return article_id
+
+
+def _existing_id(ctx: RunContext, work: _SourceWork, keys: set[str]) -> str | None:
+    for key in sorted(keys):
+        found = work.url_map.get(key) or (ctx.store.article_for_url(key) or (None,))[0]
+        if found:
+            return found
+    return None
+
+
+def _remember_urls(work: _SourceWork, keys: set[str], article_id: str) -> None:
+    for key in sorted(keys):
+        work.url_map[key] = article_id
+        work.batch.urls.append((key, article_id))
+
+
+def _article_row(ctx: RunContext, article_id: str, article: Article, outlet: OutletMatch | None,
+                 print_: Any) -> dict[str, Any]:
+    return {
+        "article_id": article_id, "canonical_url": article.canonical_url, "url": article.url,
+        "outlet_id": outlet.outlet_id if outlet else None, "status": "extracted", "fail_reason": None,
+        "attempts": 1, "title": article.title, "author": article.author,
+        "published_at": article.published, "site_name": article.site_name,
+        "language": article.language, "description": article.description, "body": article.text,
+        "content_hash": print_.content_hash, "word_count": print_.word_count,
+        "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
+    }
+
+
+def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
+                    link_key: str, reason: str) -> str:
+    known = ctx.store.article_for_url(link_key)
+    article_id = known[0] if known else article_id_for(link_key)
+    attempts = (ctx.store.article_attempts(article_id) if known else 0) + 1
+    outlet = _outlet(ctx, work, state, entry.url, None)
+    work.batch.articles.append({
+        "article_id": article_id, "canonical_url": link_key, "url": entry.url,
+        "outlet_id": outlet.outlet_id if outlet else None, "status": "failed", "fail_reason": reason[:500],
+        "attempts": attempts, "title": entry.title, "published_at": entry.published,
+        "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
+    })
+    _remember_urls(work, {link_key}, article_id)
+    work.failures += 1
+    return article_id
+
+
+def _unresolved_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
+                        link_key: str) -> str:
+    """An aggregator link we cannot follow offline: keep the item's claims."""
+    article_id = article_id_for(link_key)
+    outlet = ctx.resolver.resolve(entry.publisher_url, entry.publisher_name) if entry.publisher_url else None
+    if outlet and not outlet.configured:
+        work.batch.outlets.append((outlet.outlet_id, outlet.name, outlet.domain, ctx.now))
+    work.batch.articles.append({
+        "article_id": article_id, "canonical_url": link_key, "url": entry.url,
+        "outlet_id": outlet.outlet_id if outlet else None, "status": "unresolved", "fail_reason": None,
+        "attempts": 0, "title": entry.title, "published_at": entry.published,
+        "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
+    })
+    _remember_urls(work, {link_key}, article_id)
+    return article_id
+
+
+def _outlet(ctx: RunContext, work: _SourceWork, state: dict[str, Any], url: str | None,
+            site_name: str | None) -> OutletMatch | None:
+    match = ctx.resolver.resolve(url, site_name)
+    if match is None and state.get("outlet_id"):
+        match = ctx.resolver.configured(state["outlet_id"])
+    if match and not match.configured:
+        work.batch.outlets.append((match.outlet_id, match.name, match.domain, ctx.now))
+    return match
+
+
+# -- outcomes ----------------------------------------------------------------------------
+
+def _succeeded(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult,
+               parsed: ParsedFeed) -> SourceOutcome:
+    work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, len(parsed.entries)))
+    work.batch.source_state = _ok_state(ctx, state, result, full=True)
+    ctx.store.save_batch(work.batch)
+    return SourceOutcome(work.source_id, True, entries_seen=len(parsed.entries),
+                         new_sightings=work.new_sightings, new_articles=work.new_articles,
+                         extraction_failures=work.failures,
+                         error="; ".join(parsed.warnings)[:500] or None)
+
+
+def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult) -> SourceOutcome:
+    work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, 0))
+    work.batch.source_state = _ok_state(ctx, state, result, full=not result.not_modified)
+    ctx.store.save_batch(work.batch)
+    return SourceOutcome(work.source_id, True, not_modified=True)
+
+
+def _failed(ctx: RunContext, work: _SourceWork, state: dict[str, Any], exc: SourceError,
+            result: FetchResult | None = None) -> SourceOutcome:
+    failures = int(state.get("consecutive_failures") or 0) + 1
+    delay = _backoff(ctx, failures, getattr(exc, "retry_after", None))
+    work.batch.fetch_log.append(_log_row(ctx, work, state, result, exc, 0))
+    work.batch.source_state = {
+        "source_id": work.source_id, "last_attempt_at": ctx.now, "last_error_at": ctx.now,
+        "last_error_kind": exc.kind, "last_error": str(exc)[:1000], "consecutive_failures": failures,
+        "next_check_at": ctx.now + delay,
+    }
+    ctx.store.save_batch(work.batch)
+    return SourceOutcome(work.source_id, False, error_kind=exc.kind, error=str(exc))
+
+
+def _backoff(ctx: RunContext, failures: int, retry_after: float | None) -> timedelta:
+    """Doubling from the poll interval, capped; Retry-After wins when longer (capped 24 h)."""
+    base = ctx.min_poll * (2 ** min(failures - 1, 16))
+    delay = min(base, ctx.max_backoff) * (1 + random.uniform(0, 0.1))  # jitter spreads retries
+    if retry_after is not None:
+        delay = max(delay, timedelta(seconds=min(retry_after, 24 * 3600)))
+    return delay
+
+
+def _ok_state(ctx: RunContext, state: dict[str, Any], result: FetchResult, *, full: bool) -> dict[str, Any]:
+    new = {
+        "source_id": state["source_id"], "last_attempt_at": ctx.now, "last_success_at": ctx.now,
+        "consecutive_failures": 0, "next_check_at": ctx.now + ctx.min_poll,
+        "etag": result.etag or state.get("etag"),
+        "last_modified": result.last_modified or state.get("last_modified"),
+    }
+    if not result.not_modified:
+        new["body_hash"] = _body_hash(result.body)
+    if full or state.get("last_unconditional_at") is None:
+        new["last_unconditional_at"] = ctx.now
+    return new
+
+
+def _log_row(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult | None,
+             exc: SourceError | None, entries: int) -> tuple:
+    return (ctx.run_id, work.source_id, state["url"], ctx.now,
+            result.status if result else getattr(exc, "status", None), exc is None,
+            exc.kind if exc else None, str(exc)[:1000] if exc else None,
+            result.elapsed_ms if result else None, len(result.body) if result else None,
+            entries, work.new_sightings)
