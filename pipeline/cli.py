@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 from . import __version__
 from .config import ENV_CONFIG, Settings, effective_settings, load_settings, resolve_config_dir
 from .errors import ConfigError, LockedError, NewswatchError, StoreError
+from .cli_story import STORY_COMMANDS
 from .models import RunReport, SourceOutcome
 
 EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_STORE, EXIT_STRICT = 0, 1, 2, 3, 4, 5
@@ -203,6 +204,9 @@ COMMANDS: dict[str, tuple[Callable[..., int], str, str, Callable[[argparse.Argum
     "daemon": (cmd_daemon, "run ingest on the configured interval until stopped (SIGTERM/Ctrl-C)",
                "newswatch daemon", _args_daemon),
 }
+
+
+COMMANDS.update(STORY_COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

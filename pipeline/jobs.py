@@ -10,6 +10,7 @@ from typing import Any, Callable
 from . import fingerprint as fp
 from .config import Settings, reference_dir
 from .fetch import Fetcher, HttpLimits
+from . import dedup, scoring
 from .isolate import IsolatedExtractor
 from .models import RunReport, SourceOutcome
 from .outlets import OutletResolver
@@ -66,10 +67,36 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
             report.outcomes.append(outcome)
             if progress:
                 progress(source_id, i + 1, len(due), outcome)
+    report.analysis = analyse(store, settings, now)
     report.finished_at = now
     store.finish_run(run_id, datetime.now(now.tzinfo), "interrupted" if report.interrupted else "done",
                      _counts(report))
     return report
+
+
+def analyse(store: Store, settings: Settings, now: datetime) -> dict[str, int]:
+    """What follows the facts: near-duplicate links, clusters, story scores. Each step
+    only handles what is still pending, so a crashed run's leftovers are done next time."""
+    links = dedup.link_pending(store, now)
+    clusters = dedup.recluster(store)
+    scored = scoring.score_pending(store, settings, now)
+    return {"dup_links": links, "clusters": clusters, "scored": scored}
+
+
+def rescore(settings: Settings, now: datetime, *, story_id: str | None = None,
+            redo_duplicates: bool = False) -> dict[str, int]:
+    """Recompute every decision (after a story's configuration changed), fetching nothing."""
+    if story_id is not None:
+        settings.story(story_id)  # KeyError for an unknown story
+    with writer_lock(settings.warehouse_path):
+        store = open_writer(settings.warehouse_path)
+        try:
+            store.clear_scores(story_id)
+            if redo_duplicates:
+                store.reset_dedup()
+            return analyse(store, settings, now)
+        finally:
+            store.close()
 
 
 def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings: Settings,

@@ -118,6 +118,7 @@ class RunReport:
     outcomes: list[SourceOutcome] = field(default_factory=list)
     seeds_loaded: int = 0
     interrupted: bool = False
+    analysis: dict[str, int] = field(default_factory=dict)  # dedup links, clusters, scores
 
     @property
     def sources_ok(self) -> int:

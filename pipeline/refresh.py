@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -153,6 +153,7 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
 
 def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
                     link_key: str, article: Article) -> str:
+    article, declared = _own_identity(ctx, article)
     keys = {link_key, fp.canonical_url(article.url), article.canonical_url}
     existing = _existing_id(ctx, work, keys - {link_key})
     if existing:  # the same page reached by another link: one article, another sighting
@@ -164,11 +165,28 @@ def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     article_id = prior[0] if prior else article_id_for(article.canonical_url)
     outlet = _outlet(ctx, work, state, article.url, article.site_name)
     print_ = fp.fingerprint(article.text)
-    work.batch.articles.append(_article_row(ctx, article_id, article, outlet, print_))
+    row = _article_row(ctx, article_id, article, outlet, print_)
+    row["declared_canonical"] = declared
+    work.batch.articles.append(row)
     work.batch.fingerprints.append((article_id, list(print_.minhash), list(print_.bands)))
     _remember_urls(work, keys, article_id)
     work.new_articles += 1
     return article_id
+
+
+def _own_identity(ctx: RunContext, article: Article) -> tuple[Article, str | None]:
+    """A canonical link to *another outlet* is a syndication claim, not this page's
+    identity: the copy stays an article of the outlet that published it (and dedup links
+    it to the original), so the original is still fetched when its own feed lists it."""
+    own = fp.canonical_url(article.url)
+    if article.canonical_url == own or _same_outlet(ctx, article.canonical_url, article.url):
+        return article, None
+    return replace(article, canonical_url=own), article.canonical_url
+
+
+def _same_outlet(ctx: RunContext, a: str, b: str) -> bool:
+    first, second = ctx.resolver.resolve(a), ctx.resolver.resolve(b)
+    return bool(first and second and first.outlet_id == second.outlet_id)
 
 
 def _existing_id(ctx: RunContext, work: _SourceWork, keys: set[str]) -> str | None:

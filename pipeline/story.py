@@ -252,7 +252,7 @@ class Reference:
 
     story: StoryDef
     seed_ids: tuple[str, ...]
-    vectors: tuple[Mapping[str, float], ...]
+    vectors: tuple[Mapping[str, float], ...] = field(repr=False)
     idf: Mapping[str, float] = field(repr=False)
     unseen_idf: float  # weight of a feature neither the seeds nor the background contain
     scale: float  # typical similarity of one seed to its nearest other seed (see _scale)
@@ -307,8 +307,8 @@ def _scale(vectors: Sequence[Mapping[str, float]]) -> float:
 
 # ---------------------------------------------------------------- scoring
 
-# Chosen on the dev split (tests/data/labelled/README.md has the figures): lexical and term evidence weigh
-# equally, and two distinct topic groups are full term evidence.
+# Chosen on the dev split (figures in tests/data/labelled/README.md): lexical and term
+# evidence weigh equally, and two distinct topic groups are full term evidence.
 LEXICAL_WEIGHT = 0.5
 GROUP_SATURATION = 2
 

@@ -1,0 +1,73 @@
+"""Score the warehouse's articles against every configured story (resumable: only
+articles without a score for a story are scored; ``rescore`` clears them first)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from . import story as story_mod
+from .config import Settings, reference_dir
+from .seeds import read_reference_set
+from .store import Store
+
+
+@dataclass(frozen=True)
+class StoryReference:
+    reference: story_mod.Reference
+    seed_files: frozenset[str]
+
+
+def references(settings: Settings) -> dict[str, StoryReference]:
+    """Each story's reference set, read from its folder, keyed by story id."""
+    refs = {}
+    for story in settings.stories:
+        seeds = read_reference_set(reference_dir(settings, story))
+        ref = story_mod.build_reference(story, [(s.file, s.text) for s in seeds])
+        refs[story.id] = StoryReference(ref, frozenset(s.file for s in seeds))
+    return refs
+
+
+def score_article(ref: StoryReference, row: dict[str, Any]) -> story_mod.Score:
+    """The story's score of one article row; a story's own reference article is relevant."""
+    published = _utc(row.get("published_at"))
+    scored = story_mod.score(ref.reference, title=row.get("title"), text=row.get("body") or "",
+                             published=published)
+    if row.get("is_reference") and row.get("reference_file") in ref.seed_files:
+        return _as_reference(scored)
+    return scored
+
+
+def _as_reference(scored: story_mod.Score) -> story_mod.Score:
+    from dataclasses import replace
+
+    return replace(scored, decision="relevant", reasons=("reference article of the story",) + scored.reasons)
+
+
+def score_pending(store: Store, settings: Settings, now: datetime,
+                  progress: Callable[[str, int, int], None] | None = None) -> int:
+    """Score every article that has no score yet for a story; returns how many were scored."""
+    done = 0
+    for story_id, ref in references(settings).items():
+        rows = store.articles_to_score(story_id)
+        batch = [_score_row(story_id, r["article_id"], score_article(ref, r), now) for r in rows]
+        store.save_scores(batch)
+        done += len(batch)
+        if progress:
+            progress(story_id, len(batch), len(rows))
+    return done
+
+
+def _score_row(story_id: str, article_id: str, s: story_mod.Score, now: datetime) -> tuple:
+    terms = {"anchor": list(s.terms.anchor), "groups": {g: list(h) for g, h in s.terms.groups},
+             "rule_met": s.terms.rule_met}
+    return (story_id, article_id, s.value, s.decision, s.in_window, s.nearest_seed,
+            s.nearest_similarity, s.lexical, json.dumps(terms), json.dumps(list(s.reasons)), s.method, now)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
