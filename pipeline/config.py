@@ -76,6 +76,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
                                 "environment variable that holds the SMTP password"),
         "timeout": Setting("float", 30.0, "seconds per SMTP operation"),
         "ca_file": Setting("str", "", "extra CA bundle to verify the server with (optional)"),
+        "helo_name": Setting("str", "", "name given in EHLO; empty: this machine's name"),
     },
 }
 
@@ -248,6 +249,30 @@ def _cross_checks(values: dict[str, dict[str, Any]], fname: str, problems: list[
     if values["smtp"]["security"] not in ("starttls", "tls", "none"):
         problems.append(f"{fname}: smtp.security = {values['smtp']['security']!r}: "
                         "expected \"starttls\", \"tls\" or \"none\"")
+    problems.extend(f"{fname}: {p}" for p in _digest_address_problems(values["digest"]))
+
+
+def _digest_address_problems(digest: dict[str, Any]) -> list[str]:
+    """The checks the digest renderer and the mailer apply, made at load time so a bad
+    address stops the job before an outbox row is written."""
+    from .digest import _address, _domain  # the renderer's own rules, so both agree
+
+    problems = []
+    for key, value in [("sender", digest["sender"])] + [("recipients", r) for r in digest["recipients"]]:
+        try:
+            address = _address(value, f"digest.{key}")
+            if key == "sender":
+                _domain(address.domain, "digest.sender: its domain (used in Message-ID)")
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
+        if not address.addr_spec.isascii():
+            problems.append(f"digest.{key}: {value!r}: non-ASCII addresses need SMTPUTF8, not supported")
+    try:
+        _domain(digest["list_id"], "digest.list_id")
+    except ValueError as exc:
+        problems.append(str(exc))
+    return problems
 
 
 _OUTLET_KEYS = {"id", "name", "domains", "url_prefixes"}

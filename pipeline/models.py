@@ -7,7 +7,7 @@ them: each room hands the next one of these.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -146,3 +146,24 @@ class RunReport:
     @property
     def extraction_failures(self) -> int:
         return sum(o.extraction_failures for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    """What became of one digest (story, day, recipient) in one ``send_digest`` call.
+
+    ``state`` is the outbox state afterwards (pending, sent, failed, unknown); ``attempted``
+    tells whether this call talked to the SMTP server for it; ``detail`` is the server's
+    reply or the error."""
+
+    story_id: str
+    day: date
+    recipient: str
+    state: str
+    attempted: bool
+    detail: str = ""
+
+    @property
+    def undelivered(self) -> bool:
+        """Sent for in this call, and not known to have arrived."""
+        return self.attempted and self.state != "sent"
