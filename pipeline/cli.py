@@ -7,6 +7,7 @@ Exit codes:
   3  another job is writing to the warehouse (locked)
   4  the warehouse cannot be opened, migrated or queried
   5  --strict was given and at least one source failed
+  6  digest --send: a digest was not delivered (still pending, refused, or outcome unknown)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 import json
 import sys
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
@@ -26,10 +28,11 @@ from .cli_story import STORY_COMMANDS
 from .models import RunReport, SourceOutcome
 
 EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_STORE, EXIT_STRICT = 0, 1, 2, 3, 4, 5
+EXIT_UNDELIVERED = 6  # digest --send: a digest was not delivered
 
 EPILOG = (f"Configuration folder: --config DIR, else ${ENV_CONFIG}, else ./config.\n"
           "Exit codes: 0 done, 1 internal error, 2 usage/config error, 3 warehouse locked by "
-          "another job,\n4 warehouse error, 5 --strict and a source failed.")
+          "another job,\n4 warehouse error, 5 --strict and a source failed, 6 digest not delivered.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,11 +102,54 @@ def format_report(report: RunReport, *, verbose: bool = True) -> str:
 
 def _args_sources(p: argparse.ArgumentParser) -> None:
     _output_args(p)
+    p.add_argument("action", nargs="?", choices=("add",),
+                   help="add: fetch URL, find out what it is and append a [[source]] to sources.toml")
+    p.add_argument("url", nargs="?", help="add: a feed, search feed, sitemap, robots.txt or web page")
+    p.add_argument("--id", help="add: the new source's id (default: from its title or URL)")
+    p.add_argument("--outlet", help="add: the [[outlet]] id it belongs to")
+    p.add_argument("--story", help="add: the story whose query fills {query} (search sources)")
 
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "add":
+        return cmd_sources_add(args, settings)
     return _print_query(settings, "SELECT source_id, kind, state, last_success_at, last_error_kind, "
                         "consecutive_failures, last_error FROM source_health", args.format)
+
+
+def cmd_sources_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Detect what the URL serves and append it; exit 2 when it cannot be added."""
+    from .catalog import append_source, detect_source, source_table
+    from .documents import Timeouts
+    from .errors import SourceError
+    from .fetch import Fetcher
+    from .jobs import http_limits
+
+    if not args.url:
+        print("newswatch: sources add needs a URL (newswatch sources add URL)", file=sys.stderr)
+        return EXIT_CONFIG
+    timeouts = Timeouts(float(settings.get("http", "feed_timeout")), float(settings.get("http", "page_timeout")))
+    try:
+        with Fetcher(http_limits(settings)) as fetcher:
+            detected = detect_source(fetcher, args.url, timeouts, _story_query(settings, args.story))
+    except SourceError as exc:
+        print(f"newswatch: cannot add {args.url}: {exc.describe()}", file=sys.stderr)
+        return EXIT_CONFIG
+    table = source_table(settings, args.url, detected, source_id=args.id, outlet=args.outlet, story=args.story)
+    added = append_source(settings.config_dir, table)  # ConfigError (exit 2): file restored
+    print(f"{detected.kind}: {detected.description}\nappended to {settings.config_dir / 'sources.toml'}:{added}",
+          end="")
+    return EXIT_OK
+
+
+def _story_query(settings: Settings, story_id: str | None) -> str | None:
+    if story_id is None:
+        return None
+    try:
+        story = settings.story(story_id)
+    except KeyError:
+        raise ConfigError([f"--story {story_id}: no story with that id in stories/"]) from None
+    return getattr(story, "query", None) or story.name
 
 
 # -- query -------------------------------------------------------------------------------
@@ -185,24 +231,145 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_daemon(args: argparse.Namespace, settings: Settings) -> int:
     from .daemon import run_daemon
 
-    return run_daemon(settings, run_now=not args.no_initial_run)
+    return run_daemon(settings, run_now=not args.no_initial_run, extra_jobs=daemon_jobs(settings))
+
+
+def daemon_jobs(settings: Settings) -> list[tuple[Callable[[], Any], Any, str]]:
+    """The digest, daily at digest.time; and hourly, to send what a busy warehouse or a
+    failing server held back (a no-op once the due day's digest went out)."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from .daemon import digest_trigger
+
+    if not settings.get("digest", "recipients"):
+        return []
+    job = lambda: digest_job(settings)  # noqa: E731
+    return [(job, digest_trigger(settings), "digest"), (job, IntervalTrigger(hours=1), "digest-retry")]
 
 
 def _args_daemon(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-initial-run", action="store_true", help="wait for the first interval before ingesting")
 
 
+# -- digest ------------------------------------------------------------------------------
+
+def _args_digest(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--date", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                   help="the digest's day (default: the latest day whose digest.time has passed, "
+                        "in digest.timezone)")
+    p.add_argument("--story", metavar="ID", help="only this story (default: every story)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--to", metavar="FILE", type=Path,
+                     help="write the message to FILE (.eml) and its HTML part beside it (.html); "
+                          "sends nothing and leaves the outbox alone")
+    out.add_argument("--send", action="store_true",
+                     help="send it to digest.recipients, at most once per story, day and recipient; "
+                          "digests still pending from earlier calls go too")
+    p.add_argument("--resend", action="store_true",
+                   help="with --send: send the day's digests whose outcome is unknown or that failed "
+                        "for good once more")
+    p.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="with --send: retry a transient failure N times, 5 s then 10 s apart (default 2)")
+
+
+def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    from .jobs import due_digest_day, preview_digest, send_digest
+
+    now = datetime.now(timezone.utc)
+    day = args.date or due_digest_day(settings, now)
+    problem = _digest_usage(args, settings, now, day)
+    if problem:
+        print(f"newswatch digest: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.send:
+        outcomes = send_digest(settings, day, now, story_ids=[args.story] if args.story else None,
+                               resend=args.resend, attempts=args.retries + 1)
+        print(format_digest_outcomes(outcomes))
+        return EXIT_UNDELIVERED if any(o.undelivered for o in outcomes) else EXIT_OK
+    msg, _ = preview_digest(settings, day, now, args.story)
+    if args.to is None:
+        print(msg.get_body(("plain",)).get_content(), end="")  # type: ignore[union-attr]
+        return EXIT_OK
+    return _write_digest(msg, args.to)
+
+
+def _digest_usage(args: argparse.Namespace, settings: Settings, now: datetime, day: date) -> str | None:
+    from zoneinfo import ZoneInfo
+
+    today = now.astimezone(ZoneInfo(settings.get("digest", "timezone"))).date()
+    if day > today:
+        return f"--date {day} is in the future (today is {today} in {settings.get('digest', 'timezone')})"
+    if (args.resend or args.retries != 2) and not args.send:
+        return "--resend and --retries go with --send"
+    if args.retries < 0:
+        return "--retries must be 0 or more"
+    if args.to is not None and args.to.suffix.lower() == ".html":
+        return "--to names the .eml file; the HTML preview is written beside it with .html"
+    return None
+
+
+def _write_digest(msg: Any, target: Path) -> int:
+    from .mailer import wire_bytes
+
+    preview = target.with_suffix(".html")
+    target.write_bytes(wire_bytes(msg))
+    preview.write_text(msg.get_body(("html",)).get_content(), encoding="utf-8")
+    print(f"wrote {target} and {preview} (nothing sent)")
+    return EXIT_OK
+
+
+def format_digest_outcomes(outcomes: Sequence[Any]) -> str:
+    """One line per digest (story, day, recipient) and what became of it."""
+    if not outcomes:
+        return "no digest to send (no story configured)"
+    return "\n".join(_digest_line(o) for o in outcomes)
+
+
+def _digest_line(o: Any) -> str:
+    what = f"{o.story_id} {o.day} to {o.recipient}"
+    again = f"`newswatch digest --send --resend --date {o.day}`"
+    if o.state == "sent":
+        return f"sent {what}: {o.detail}" if o.attempted else f"already sent {what}"
+    if o.state == "pending":
+        return f"NOT SENT {what}, still pending; the next `newswatch digest --send` retries it: {o.detail}"
+    if o.state == "unknown":
+        lead = "OUTCOME UNKNOWN" if o.attempted else "outcome unknown, not sent again:"
+        return f"{lead} {what}: {o.detail or 'may have been delivered'}; check the mailbox, then {again}"
+    lead = "FAILED" if o.attempted else "failed earlier, not sent again:"
+    return f"{lead} {what}: {o.detail or 'refused'}; fix the cause, then {again}"
+
+
+def digest_job(settings: Settings) -> None:
+    """The daemon's digest job: the due day's digest and any still pending. A busy
+    warehouse or a failure waits for the next trigger (the daemon also retries hourly)."""
+    from .jobs import due_digest_day, send_digest
+
+    now = datetime.now(timezone.utc)
+    try:
+        outcomes = send_digest(settings, due_digest_day(settings, now), now)
+    except LockedError as exc:
+        print(f"newswatch daemon: digest skipped: {exc}", flush=True)
+        return
+    except NewswatchError as exc:
+        print(f"newswatch daemon: digest failed: {exc.describe()}", file=sys.stderr, flush=True)
+        return
+    print(format_digest_outcomes(outcomes), flush=True)
+
+
 COMMANDS: dict[str, tuple[Callable[..., int], str, str, Callable[[argparse.ArgumentParser], None]]] = {
     "run": (cmd_run, "poll the due sources once, load new articles, print a summary",
             "newswatch run --all", _args_run),
-    "sources": (cmd_sources, "list the sources with their health",
-                "newswatch sources --format csv", _args_sources),
+    "sources": (cmd_sources, "list the sources with their health, or add one (sources add URL)",
+                "newswatch sources --format csv\n  newswatch sources add https://www.example.org/ --outlet example",
+                _args_sources),
     "query": (cmd_query, "run read-only SQL against the warehouse",
               'newswatch query "select * from coverage_by_outlet" --format json', _args_query),
     "config": (cmd_config, "print the effective settings (secrets masked)",
                "newswatch --config /etc/newswatch config", _args_none),
     "daemon": (cmd_daemon, "run ingest on the configured interval until stopped (SIGTERM/Ctrl-C)",
                "newswatch daemon", _args_daemon),
+    "digest": (cmd_digest, "show, write or send the daily digest (sent once per story, day and recipient)",
+               "newswatch digest --send", _args_digest),
 }
 
 

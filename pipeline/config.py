@@ -374,9 +374,22 @@ def _load_stories(config_dir: Path, problems: list[str]) -> tuple[Any, ...]:
         parsed, errs = story_mod.parse_story(doc, f"stories/{path.name}")
         problems.extend(errs)
         if parsed is not None:
+            _check_reference(config_dir, path.name, parsed.reference, problems)
             stories.append(parsed)
     _no_duplicate_ids([s.id for s in stories], "story", problems)
     return tuple(stories)
+
+
+def _check_reference(config_dir: Path, fname: str, reference: str, problems: list[str]) -> None:
+    """The reference set is read by every run: a missing folder or a bad manifest is a
+    configuration problem, reported with the others before any job starts."""
+    from .seeds import read_reference_set
+
+    try:
+        read_reference_set((config_dir / reference).resolve())
+    except ConfigError as exc:
+        problems.extend(f"stories/{fname}: key reference = {reference!r} (a folder of .txt articles, "
+                        f"relative to the config folder): {p}" for p in exc.problems)
 
 
 def reference_dir(settings: Settings, story: Any) -> Path:

@@ -23,42 +23,49 @@ from .store import Store
 Link = tuple[str, str, str, float | None, float | None]  # a < b, relation, jaccard, containment
 
 
+CHUNK = 200  # articles checked, and committed, together
+
+
 def link_pending(store: Store, now: datetime, progress: Callable[[int, int], None] | None = None) -> int:
-    """Check every article not checked yet; returns the number of links found."""
+    """Check every article not checked yet; returns the number of links found. Each chunk
+    is committed with its "checked" marks, so an interrupted pass resumes where it was."""
     pending = store.articles_to_dedup()
     found = 0
-    for i, article in enumerate(pending):
-        links = _links_for(store, article)
-        store.save_dup_links(links, [article["article_id"]], now)
+    for start in range(0, len(pending), CHUNK):
+        part = pending[start:start + CHUNK]
+        links = _links_for_chunk(store, part)
+        store.save_dup_links(links, [a["article_id"] for a in part], now)
         found += len(links)
         if progress:
-            progress(i + 1, len(pending))
+            progress(start + len(part), len(pending))
     return found
 
 
-def _links_for(store: Store, article: dict[str, Any]) -> list[Link]:
-    me = article["article_id"]
-    links = _text_links(store, article)
-    links += _canonical_links(store, article)
-    links += _title_links(store, article)
-    seen: dict[tuple[str, str], Link] = {}
-    for link in links:
-        seen.setdefault((link[0], link[1]), link)
-    return [link for key, link in sorted(seen.items()) if me in key]
+def _links_for_chunk(store: Store, part: list[dict[str, Any]]) -> list[Link]:
+    candidates = store.candidates_of([a["article_id"] for a in part])
+    others = sorted({o for c in candidates.values() for o in c})
+    shingled = {aid: _shingled(body) for aid, body in store.bodies(others).items()}
+    links: dict[tuple[str, str], Link] = {}
+    for article in part:
+        mine = _shingled(article["body"])
+        found = _text_links(article["article_id"], mine, candidates.get(article["article_id"], set()), shingled)
+        for link in found + _canonical_links(store, article) + _title_links(store, article):
+            links.setdefault((link[0], link[1]), link)
+    return [links[k] for k in sorted(links)]
 
 
-def _text_links(store: Store, article: dict[str, Any]) -> list[Link]:
-    me = article["article_id"]
-    candidates = sorted(set(store.band_candidates(me)) | set(store.same_hash(me, article["content_hash"])))
-    if not candidates:
-        return []
-    mine = fp.words(article["body"])
-    my_shingles = fp.shingles_of_words(mine)
+def _shingled(body: str) -> tuple[list[str], set[int]]:
+    tokens = fp.words(body)
+    return tokens, fp.shingles_of_words(tokens)
+
+
+def _text_links(me: str, mine: tuple[list[str], set[int]], candidates: set[str],
+                shingled: dict[str, tuple[list[str], set[int]]]) -> list[Link]:
     links = []
-    for other, body in sorted(store.bodies(candidates).items()):
-        theirs = fp.words(body)
-        match = neardup.compare_shingles(my_shingles, fp.shingles_of_words(theirs), len(mine), len(theirs),
-                                         exact=bool(mine) and mine == theirs)
+    for other in sorted(candidates & shingled.keys()):
+        theirs = shingled[other]
+        match = neardup.compare_shingles(mine[1], theirs[1], len(mine[0]), len(theirs[0]),
+                                         exact=bool(mine[0]) and mine[0] == theirs[0])
         if match.duplicate:
             links.append(_pair(me, other, match.relation, match.jaccard, match.containment))
     return links

@@ -1,8 +1,9 @@
 """HTTP only: one bounded, guarded GET.
 
 What every request gets:
-- a connect timeout and a *total* deadline (20 s feeds, 30 s pages), checked between body
-  chunks and fed to the transport as the read timeout of each next read;
+- a connect timeout and a *total* deadline (20 s feeds, 30 s pages), shared by every hop:
+  each socket operation (connect, reading the headers, each body read) may take at most
+  the time left, so no trickle of headers or body outlasts it;
 - a body cap counted after decompression: we ask for gzip/deflate only, read the raw
   bytes and decompress them ourselves with ``max_length``, so a small compressed body can
   never expand past the cap in one step (a "zip bomb");
@@ -21,13 +22,17 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import socket
+import ssl
+import threading
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 from .errors import FetchError
@@ -56,15 +61,27 @@ class Validators:
     last_modified: str | None = None
 
 
+def _transport(backend: httpcore.NetworkBackend) -> httpx.HTTPTransport:
+    """httpx's transport over our network backend. httpx has no parameter for the
+    backend, so its connection pool is rebuilt with the same settings plus the backend."""
+    transport = httpx.HTTPTransport(trust_env=False, http2=False)
+    transport._pool = httpcore.ConnectionPool(  # noqa: SLF001 (see the docstring)
+        ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=4,
+        max_keepalive_connections=4, keepalive_expiry=5.0, http1=True, http2=False,
+        network_backend=backend)
+    return transport
+
+
 class Fetcher:
     """One httpx client for a run; ``get`` is the only way out to the network."""
 
     def __init__(self, limits: HttpLimits) -> None:
         self.limits = limits
+        self._backend = _DeadlineBackend()
         self._client = httpx.Client(
             trust_env=False, follow_redirects=False, http2=False,
             headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            transport=_transport(self._backend),
         )
 
     def close(self) -> None:
@@ -100,9 +117,13 @@ class Fetcher:
         timeout = httpx.Timeout(connect=min(self.limits.connect_timeout, seconds),
                                 read=seconds, write=seconds, pool=seconds)
         try:
-            with self._client.stream("GET", target, headers=headers, timeout=timeout,
-                                     extensions=extensions) as resp:
+            with self._backend.deadline(ends_at), \
+                    self._client.stream("GET", target, headers=headers, timeout=timeout,
+                                        extensions=extensions) as resp:
                 return self._handle(original, url, resp, ends_at, seconds)
+        except httpx.ConnectTimeout as exc:
+            raise FetchError(original, f"timed out: no connection within {timeout.connect:g} s "
+                             "(ConnectTimeout)", kind="timeout") from exc
         except httpx.TimeoutException as exc:
             raise FetchError(original, f"timed out after {seconds:g} s ({type(exc).__name__})",
                              kind="timeout") from exc
@@ -171,19 +192,70 @@ class Fetcher:
 
 def _raw_chunks(resp: httpx.Response, ends_at: float, original: str, seconds: float) -> Iterator[bytes]:
     for chunk in resp.iter_raw(64 * 1024):
-        remaining = ends_at - time.monotonic()
-        if remaining <= 0:
+        if ends_at - time.monotonic() <= 0:
             raise FetchError(original, f"timed out: body not complete within {seconds:g} s", kind="timeout")
-        _shrink_read_timeout(resp, remaining)
         yield chunk
 
 
-def _shrink_read_timeout(resp: httpx.Response, remaining: float) -> None:
-    # httpcore reads request.extensions["timeout"] before every socket read, so lowering
-    # it here keeps a slow trickle from stretching the total deadline.
-    timeouts = resp.request.extensions.get("timeout")
-    if isinstance(timeouts, dict):
-        timeouts["read"] = max(0.01, remaining)
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network layer with every socket operation (connect, TLS handshake, each
+    read and write) capped by the time left before the deadline of the request this
+    thread is making. httpx timeouts apply per operation, and httpcore fixes the read
+    timeout once for all the reads of the headers, or of the body: a server trickling a
+    byte at a time would otherwise never trip it."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._local = threading.local()
+
+    @contextmanager
+    def deadline(self, ends_at: float) -> Iterator[None]:
+        self._local.ends_at = ends_at
+        try:
+            yield
+        finally:
+            self._local.ends_at = None
+
+    def cap(self, timeout: float | None) -> float | None:
+        ends_at = getattr(self._local, "ends_at", None)
+        if ends_at is None:
+            return timeout
+        left = max(0.001, ends_at - time.monotonic())
+        return left if timeout is None else min(timeout, left)
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, self.cap(timeout), local_address, socket_options)
+        return _DeadlineStream(stream, self)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream, backend: _DeadlineBackend) -> None:
+        self._inner, self._backend = inner, backend
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._backend.cap(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._backend.cap(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        tls = self._inner.start_tls(ssl_context, server_hostname, self._backend.cap(timeout))
+        return _DeadlineStream(tls, self._backend)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
 
 
 class _Decoder:
@@ -247,15 +319,18 @@ def _conditional_headers(v: Validators) -> dict[str, str]:
 
 
 def _checked_url(original: str, url: str) -> object:
+    # A bad Location header is a bad redirect (kind "redirects", errors.py), not a bad
+    # source URL: the configured URL was fine, the server sent us somewhere we won't go.
+    kind, what = ("bad_url", "") if url == original else ("redirects", "redirect to ")
     if len(url) > MAX_URL_LENGTH:
-        raise FetchError(original, f"URL longer than {MAX_URL_LENGTH} characters", kind="bad_url")
+        raise FetchError(original, f"{what}URL longer than {MAX_URL_LENGTH} characters", kind=kind)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(original, f"not an http(s) URL: {url[:200]}", kind="bad_url")
+        raise FetchError(original, f"{what}not an http(s) URL: {url[:200]}", kind=kind)
     try:
         parts.port
     except ValueError as exc:
-        raise FetchError(original, f"bad port in {url[:200]}", kind="bad_url") from exc
+        raise FetchError(original, f"{what}bad port in {url[:200]}", kind=kind) from exc
     return parts
 
 

@@ -18,7 +18,12 @@ from .extract import extract_article
 from .models import Article
 
 
-def _worker(conn: Connection) -> None:
+def _worker(conn: Connection, parent_end: Connection | None = None) -> None:
+    # The fork copied the parent's end of the pipe too. Closed here, the pipe's last
+    # writer is the parent itself, so when it dies (even by SIGKILL) recv() sees EOF and
+    # this worker exits, releasing what the fork made it share, such as the writer lock.
+    if parent_end is not None:
+        parent_end.close()
     while True:
         try:
             html, url = conn.recv()
@@ -44,7 +49,7 @@ class IsolatedExtractor:
 
     def _start(self) -> None:
         parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_worker, args=(child,), daemon=True,
+        self._proc = self._ctx.Process(target=_worker, args=(child, parent), daemon=True,
                                        name="newswatch-extract")
         self._proc.start()
         child.close()

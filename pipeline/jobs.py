@@ -10,7 +10,7 @@ from typing import Any, Callable
 from . import fingerprint as fp
 from .config import Settings, reference_dir
 from .fetch import Fetcher, HttpLimits
-from . import dedup, scoring
+from . import dedup, documents, scoring, unresolved
 from .isolate import IsolatedExtractor
 from .models import RunReport, SourceOutcome
 from .outlets import OutletResolver
@@ -67,6 +67,7 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
             report.outcomes.append(outcome)
             if progress:
                 progress(source_id, i + 1, len(due), outcome)
+    unresolved.match_unresolved(store, now)  # aggregator items whose article turned up (issue 4)
     report.analysis = analyse(store, settings, now)
     report.finished_at = now
     store.finish_run(run_id, datetime.now(now.tzinfo), "interrupted" if report.interrupted else "done",
@@ -108,6 +109,7 @@ def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings:
         max_pages=int(settings.get("http", "max_pages_per_source")),
         min_poll=timedelta(minutes=int(settings.get("schedule", "min_poll_minutes"))),
         max_backoff=timedelta(hours=float(settings.get("schedule", "max_backoff_hours"))),
+        sitemap_since=documents.sitemap_since(settings.stories, now),
     )
 
 
@@ -171,3 +173,230 @@ def _seed_article(article_id: str, canonical: str, seed: Seed, outlet_id: str | 
         "is_reference": True, "reference_file": seed.file,
         "first_seen_at": now, "updated_at": now, "run_id": run_id,
     }
+
+
+# -- the daily digest (issue 5) ----------------------------------------------------------
+# Imported here, not at the top, to keep this section in one piece.
+import time as _time  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from datetime import date, timezone  # noqa: E402
+from datetime import time as time_of_day  # noqa: E402 (the name time is left to the module)
+from email.message import EmailMessage  # noqa: E402
+from email.parser import BytesParser  # noqa: E402
+from email.policy import default as _default_policy  # noqa: E402
+from email.utils import parseaddr  # noqa: E402
+from typing import Iterator, Sequence  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+from .config import smtp_password  # noqa: E402
+from .digest import DAYS, ClusterItem, DigestData, render_digest  # noqa: E402
+from .errors import ConfigError, MailError  # noqa: E402
+from .mailer import SmtpSettings, send_message, wire_bytes  # noqa: E402
+from .models import DigestOutcome  # noqa: E402
+
+FAILING_FOR = timedelta(days=1)  # a source failing this long is listed in the digest
+
+
+def digest_time(settings: Settings, day: date) -> datetime:
+    """When ``day``'s digest is due: digest.time on that day in digest.timezone."""
+    hh, mm = (int(part) for part in settings.get("digest", "time").split(":"))
+    return datetime.combine(day, time_of_day(hh, mm), tzinfo=ZoneInfo(settings.get("digest", "timezone")))
+
+
+def due_digest_day(settings: Settings, now: datetime) -> date:
+    """The latest day whose digest time has come: today after digest.time, else yesterday."""
+    today = now.astimezone(ZoneInfo(settings.get("digest", "timezone"))).date()
+    return today if now >= digest_time(settings, today) else today - timedelta(days=1)
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    """The [smtp] table as mailer settings; refuses a login it could not make, up front,
+    so that a configuration mistake never marks a digest failed."""
+    user = settings.get("smtp", "user") or None
+    password = smtp_password(settings)
+    if user and password is None:
+        raise ConfigError([f"newswatch.toml: smtp.user is {user!r} but ${settings.get('smtp', 'password_env')} "
+                           "(named by smtp.password_env) is not set"])
+    if user and settings.get("smtp", "security") == "none":
+        raise ConfigError(["newswatch.toml: smtp.user is set with smtp.security = \"none\": the password "
+                           "would cross the network in clear; use \"starttls\" or \"tls\""])
+    return SmtpSettings(
+        host=settings.get("smtp", "host"), port=int(settings.get("smtp", "port")),
+        security=settings.get("smtp", "security"), user=user, password=password,
+        timeout=float(settings.get("smtp", "timeout")), ca_file=settings.get("smtp", "ca_file") or None,
+        helo_name=settings.get("smtp", "helo_name") or None)
+
+
+def send_digest(settings: Settings, day: date, now: datetime, *, story_ids: Sequence[str] | None = None,
+                resend: bool = False, attempts: int = 3, backoff: float = 5.0,
+                sleep: Callable[[float], None] = _time.sleep) -> list[DigestOutcome]:
+    """Send ``day``'s digest of each story to each recipient, at most once (docs/design.md):
+    the outbox row and its message are written before any SMTP; pending digests of earlier
+    days go too; ``resend`` also sends ``day``'s digests whose outcome is unknown or that
+    failed for good. Transient failures are retried ``attempts`` times in all."""
+    smtp = smtp_settings(settings)
+    stories = digest_stories(settings, story_ids)
+    recipients = _recipients(settings)
+    with writer_lock(settings.warehouse_path):
+        with _outbox(settings) as store:
+            queue, outcomes = _queue_digests(store, settings, stories, recipients, day, now, resend)
+        for row in queue:
+            outcomes.append(_deliver_queued(settings, row, smtp, attempts, backoff, sleep))
+    return outcomes
+
+
+def preview_digest(settings: Settings, day: date, now: datetime, story_id: str | None = None
+                   ) -> tuple[EmailMessage, DigestData]:
+    """The message ``send_digest`` would write for ``day`` (to the first recipient, else to
+    the sender), without touching the outbox."""
+    stories = digest_stories(settings, [story_id] if story_id else None)
+    if len(stories) != 1:
+        raise ConfigError([f"stories/: {len(stories)} stories are configured; choose one with --story"
+                           if stories else "stories/: no story is configured, so there is no digest"])
+    story = stories[0]
+    recipients = _recipients(settings, required=False) or [_address_key(settings.get("digest", "sender"))]
+    key, address = recipients[0]
+    with writer_lock(settings.warehouse_path):
+        with _outbox(settings) as store:
+            data = digest_data(store, settings, story, day, *_window(store, settings, story, key, day, now))
+    return _render(settings, data, address), data
+
+
+def digest_stories(settings: Settings, story_ids: Sequence[str] | None) -> list[Any]:
+    if not story_ids:
+        return list(settings.stories)
+    known = {s.id: s for s in settings.stories}
+    missing = [i for i in story_ids if i not in known]
+    if missing:
+        raise ConfigError([f"stories/: no story with id {i!r} (configured: {', '.join(known) or 'none'})"
+                           for i in missing])
+    return [known[i] for i in story_ids]
+
+
+def _recipients(settings: Settings, required: bool = True) -> list[tuple[str, str]]:
+    """(outbox key, address as configured) of each distinct recipient."""
+    found: dict[str, str] = {}
+    for address in settings.get("digest", "recipients"):
+        found.setdefault(*_address_key(address))
+    if required and not found:
+        raise ConfigError(["newswatch.toml: digest.recipients is empty: nobody to send the digest to"])
+    return list(found.items())
+
+
+def _address_key(address: str) -> tuple[str, str]:
+    # Domains are case-insensitive and local parts nearly always are in practice: one row
+    # per mailbox even if the configuration changes the display name or the case.
+    return parseaddr(address)[1].lower(), address
+
+
+@contextmanager
+def _outbox(settings: Settings) -> Iterator[Store]:
+    """The warehouse, open only for one step: readers (``newswatch query``) are not locked
+    out for the length of an SMTP conversation."""
+    store = open_writer(settings.warehouse_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _queue_digests(store: Store, settings: Settings, stories: list[Any], recipients: list[tuple[str, str]],
+                   day: date, now: datetime, resend: bool) -> tuple[list[dict[str, Any]], list[DigestOutcome]]:
+    """Write the missing outbox rows of ``day``; return the rows to send and what became of
+    the others (already sent, unknown, failed)."""
+    cache: dict[tuple[Any, ...], DigestData] = {}
+    with store.transaction():
+        store.mark_interrupted_digests(now)
+        for story in stories:
+            for key, address in recipients:
+                if store.digest_state(story.id, day, key) is None:
+                    store.add_digest(_new_row(store, settings, story, day, now, key, address, cache))
+        queue = store.digests_to_send([s.id for s in stories], [k for k, _ in recipients], day, resend)
+    queued = {(r["story_id"], r["day"], r["recipient"]) for r in queue}
+    left = [DigestOutcome(s.id, day, key, store.digest_state(s.id, day, key) or "", False)
+            for s in stories for key, _ in recipients if (s.id, day, key) not in queued]
+    return queue, left
+
+
+def _new_row(store: Store, settings: Settings, story: Any, day: date, now: datetime, key: str,
+             address: str, cache: dict[tuple[Any, ...], DigestData]) -> dict[str, Any]:
+    start, end = _window(store, settings, story, key, day, now)
+    if (story.id, start, end) not in cache:
+        cache[(story.id, start, end)] = digest_data(store, settings, story, day, start, end)
+    msg = _render(settings, cache[(story.id, start, end)], address)
+    return {"story_id": story.id, "day": day, "recipient": key, "message_id": msg["Message-ID"],
+            "window_start": start, "window_end": end, "message": wire_bytes(msg), "created_at": now}
+
+
+def _window(store: Store, settings: Settings, story: Any, key: str, day: date,
+            now: datetime) -> tuple[datetime, datetime]:
+    """(start, end] of the recipient's digest for ``day``: from the end of their previous
+    digest (else the story's first day) to the digest time of ``day`` (or now, if earlier)."""
+    end = min(now, digest_time(settings, day)).astimezone(timezone.utc)
+    start = store.digest_window_start(story.id, key, day)
+    if start is None:
+        start = datetime.combine(story.window_start, time_of_day(0), tzinfo=timezone.utc)
+    return min(start, end), end
+
+
+def digest_data(store: Store, settings: Settings, story: Any, day: date, start: datetime,
+                end: datetime) -> DigestData:
+    """Everything one digest shows, read from the warehouse for the window (start, end]."""
+    tz = settings.get("digest", "timezone")
+    articles, copies = store.digest_counts(story.id, start, end)
+    new_outlets = store.digest_new_outlets(story.id, start, end)
+    return DigestData(
+        story_id=story.id, story_name=story.name, date=day,
+        window_start=start.astimezone(ZoneInfo(tz)), window_end=end.astimezone(ZoneInfo(tz)),
+        new_articles=articles, new_outlets=len(new_outlets), copies_carried=copies,
+        clusters=[ClusterItem(*row) for row in store.digest_clusters(story.id, start, end)],
+        new_outlet_names=new_outlets, by_outlet=store.digest_by_outlet(story.id, end),
+        daily=store.digest_daily(story.id, end, tz, day - timedelta(days=DAYS - 1), day),
+        failing_sources=[(source, url, since.astimezone(ZoneInfo(tz)), kind, error)
+                         for source, url, since, kind, error in store.failing_sources(story.id, end, FAILING_FOR)])
+
+
+def _render(settings: Settings, data: DigestData, address: str) -> EmailMessage:
+    return render_digest(data, sender=settings.get("digest", "sender"), recipient=address,
+                         list_id=settings.get("digest", "list_id"))
+
+
+def _deliver_queued(settings: Settings, row: dict[str, Any], smtp: SmtpSettings, attempts: int,
+                    backoff: float, sleep: Callable[[float], None]) -> DigestOutcome:
+    """Up to ``attempts`` SMTP sessions while failures are transient, waiting ``backoff``,
+    then twice that, between them (an unknown outcome is never retried)."""
+    key = (row["story_id"], row["day"], row["recipient"])
+    msg = BytesParser(policy=_default_policy).parsebytes(bytes(row["message"]))
+    state, detail = "pending", ""
+    for attempt in range(1, max(1, attempts) + 1):
+        state, detail = _attempt(settings, key, msg, smtp)  # type: ignore[arg-type]
+        if state != "pending" or attempt == attempts:
+            break
+        sleep(backoff * 2 ** (attempt - 1))
+    return DigestOutcome(*key, state, True, detail)
+
+
+def _attempt(settings: Settings, key: tuple[str, date, str], msg: EmailMessage,
+             smtp: SmtpSettings) -> tuple[str, str]:
+    """One SMTP session. 'sending' is committed before the first byte goes out and the
+    result only after the server answered, so a crash in between leaves 'sending', which
+    the next job reads as 'unknown'."""
+    with _outbox(settings) as store:
+        store.set_digest_state(key, "sending", datetime.now(timezone.utc))
+    state, detail = _smtp_outcome(msg, smtp)
+    with _outbox(settings) as store:
+        store.set_digest_state(key, state, datetime.now(timezone.utc), error=None if state == "sent" else detail,
+                               reply=detail if state == "sent" else None)
+    return state, detail
+
+
+def _smtp_outcome(msg: EmailMessage, smtp: SmtpSettings) -> tuple[str, str]:
+    """(state, server reply or error): 4xx and network trouble leave it pending; a lost
+    reply to the final "." is unknown (RFC 5321 4.1.1.4); anything else failed."""
+    try:
+        return "sent", send_message(msg, smtp)
+    except MailError as exc:
+        state = "unknown" if exc.outcome_unknown else "pending" if exc.transient else "failed"
+        return state, exc.describe()
+    except ValueError as exc:  # the envelope: config validation should have caught it
+        return "failed", str(exc)

@@ -1,9 +1,16 @@
 """Which outlet published a URL: configured prefixes and domains first, else the
-registrable domain (public-suffix aware: news.bbc.co.uk -> bbc.co.uk)."""
+registrable domain (public-suffix aware: news.bbc.co.uk -> bbc.co.uk).
+
+A host that is an IP address names no publication (many sites can share one address),
+so there the name the page or the aggregator gives (og:site_name, Google News
+``<source>``) decides: it is matched against the configured outlets' names, else slugged
+into the outlet id ("The Lakeside Ledger" -> "the-lakeside-ledger")."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -24,6 +31,20 @@ class OutletMatch:
     configured: bool
 
 
+def outlet_slug(name: str) -> str:
+    """An outlet id made from a name: ASCII letters and digits joined by "-"."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+
+
+def is_ip_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
 @lru_cache(maxsize=4096)
 def registrable_domain(host: str) -> str:
     """eTLD+1 of a host; an IP address or a bare name stays as it is."""
@@ -34,8 +55,9 @@ def registrable_domain(host: str) -> str:
     except ValueError:
         pass
     ext = _EXTRACT(host)
-    top = getattr(ext, "top_domain_under_public_suffix", None) or ext.registered_domain
-    return top or host
+    if hasattr(ext, "top_domain_under_public_suffix"):  # tldextract >= 5.3 renamed it
+        return ext.top_domain_under_public_suffix or host
+    return ext.registered_domain or host
 
 
 class OutletResolver:
@@ -46,7 +68,9 @@ class OutletResolver:
         self._prefixes = sorted(((p, o) for o in outlets for p in o.url_prefixes),
                                 key=lambda po: -len(po[0]))
         self._domains = {registrable_domain(d): o for o in outlets for d in o.domains}
+        self._exact_domains = {d.lower().strip("."): o for o in outlets for d in o.domains}
         self._by_id = {o.id: o for o in outlets}
+        self._by_name = {outlet_slug(n): o for o in outlets for n in (o.name, o.id) if outlet_slug(n)}
 
     def configured(self, outlet_id: str) -> OutletMatch | None:
         o = self._by_id.get(outlet_id)
@@ -61,8 +85,31 @@ class OutletResolver:
         host = urlsplit(url).hostname
         if not host:
             return None
+        own = self._configured_parent(host)
+        if own:
+            return OutletMatch(own[1].id, own[1].name, own[0], True)
         domain = registrable_domain(host)
         if domain in self._domains:
             o = self._domains[domain]
             return OutletMatch(o.id, o.name, domain, True)
+        if is_ip_host(domain) and site_name and outlet_slug(site_name):
+            return self._named(site_name)
         return OutletMatch(domain, site_name or domain, domain, False)
+
+    def _named(self, name: str) -> OutletMatch:
+        """An outlet known only by name: the configured one of that name, else its slug."""
+        o = self._by_name.get(outlet_slug(name))
+        if o:
+            return OutletMatch(o.id, o.name, o.domains[0] if o.domains else None, True)
+        return OutletMatch(outlet_slug(name), name, None, False)
+
+    def _configured_parent(self, host: str) -> tuple[str, Outlet] | None:
+        """The longest configured domain that is ``host`` or a parent of it. Needed beside
+        the registrable domain: a name under a suffix the bundled public suffix list does
+        not know (``.test``, a new gTLD) has no registrable domain to compare."""
+        labels = host.lower().strip(".").split(".")
+        for i in range(len(labels)):
+            outlet = self._exact_domains.get(".".join(labels[i:]))
+            if outlet:
+                return ".".join(labels[i:]), outlet
+        return None

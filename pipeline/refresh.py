@@ -13,10 +13,10 @@ from typing import Any, Callable
 from . import fingerprint as fp
 from .errors import ExtractError, FetchError, SourceError
 from .extract import extract_article
+from .documents import SITEMAP_RECENT, Timeouts, fetch_document, read_document
 from .fetch import Fetcher, Validators
 from .models import Article, FeedEntry, FetchResult, ParsedFeed, SourceOutcome
 from .outlets import OutletMatch, OutletResolver
-from .parse import parse_document
 from .store import Batch, Store, article_id_for
 
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
@@ -38,6 +38,7 @@ class RunContext:
     max_backoff: timedelta
     on_page: Callable[[str], None] = lambda url: None
     extract: Callable[[bytes, str], Article] = extract_article
+    sitemap_since: datetime | None = None  # oldest sitemap date taken (documents.sitemap_since)
 
 
 @dataclass
@@ -52,19 +53,20 @@ class _SourceWork:
     new_articles: int = 0
     failures: int = 0
     pages_fetched: int = 0
+    state_extra: dict[str, Any] = field(default_factory=dict)  # saved with a good poll
 
 
 def refresh_source(ctx: RunContext, source_id: str) -> SourceOutcome:
     state = ctx.store.source_state(source_id)
     work = _SourceWork(source_id, known_entries=_known_entry_keys(ctx.store, source_id))
     try:
-        result = _fetch_document(ctx, state)
+        result = _fetch_document(ctx, work, state)  # a page source: the feed found on it
     except SourceError as exc:
         return _failed(ctx, work, state, exc)
     if result.not_modified or _same_body(state, result):
         return _unchanged(ctx, work, state, result)
     try:
-        parsed = parse_document(result.body, result.final_url, result.content_type)
+        parsed = _parse_document(ctx, work, state, result)  # sitemap indexes: children too
     except SourceError as exc:
         return _failed(ctx, work, state, exc, result)
     for entry in parsed.entries:
@@ -74,10 +76,24 @@ def refresh_source(ctx: RunContext, source_id: str) -> SourceOutcome:
 
 # -- the document ------------------------------------------------------------------------
 
-def _fetch_document(ctx: RunContext, state: dict[str, Any]) -> FetchResult:
-    return ctx.fetcher.get(state["url"], deadline=ctx.feed_timeout, validators=_validators(ctx, state),
-                           accept="application/rss+xml, application/atom+xml, application/feed+json, "
-                                  "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+def _fetch_document(ctx: RunContext, work: _SourceWork, state: dict[str, Any]) -> FetchResult:
+    fetched = fetch_document(ctx.fetcher, state, _validators(ctx, state), _timeouts(ctx))
+    if fetched.discovered:  # remembered, so the page is read again only when the feed fails
+        work.state_extra.update(discovered_url=fetched.discovered, discovered_at=ctx.now)
+    return fetched.result
+
+
+def _parse_document(ctx: RunContext, work: _SourceWork, state: dict[str, Any],
+                    result: FetchResult) -> ParsedFeed:
+    since = ctx.sitemap_since or ctx.now - SITEMAP_RECENT
+    parsed = read_document(ctx.fetcher, state, result, since, _timeouts(ctx))
+    if parsed.children:  # an index's validators say nothing about its children: never skip it
+        work.state_extra.update(etag=None, last_modified=None, body_hash=None)
+    return parsed
+
+
+def _timeouts(ctx: RunContext) -> Timeouts:
+    return Timeouts(feed=ctx.feed_timeout, page=ctx.page_timeout)
 
 
 def _validators(ctx: RunContext, state: dict[str, Any]) -> Validators | None:
@@ -221,7 +237,7 @@ def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     known = ctx.store.article_for_url(link_key)
     article_id = known[0] if known else article_id_for(link_key)
     attempts = (ctx.store.article_attempts(article_id) if known else 0) + 1
-    outlet = _outlet(ctx, work, state, entry.url, None)
+    outlet = _outlet(ctx, work, state, entry.url, entry.publisher_name)  # the aggregator's claim
     work.batch.articles.append({
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "failed", "fail_reason": reason[:500],
@@ -265,7 +281,7 @@ def _outlet(ctx: RunContext, work: _SourceWork, state: dict[str, Any], url: str 
 def _succeeded(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult,
                parsed: ParsedFeed) -> SourceOutcome:
     work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, len(parsed.entries)))
-    work.batch.source_state = _ok_state(ctx, state, result, full=True)
+    work.batch.source_state = {**_ok_state(ctx, state, result, full=True), **work.state_extra}
     ctx.store.save_batch(work.batch)
     return SourceOutcome(work.source_id, True, entries_seen=len(parsed.entries),
                          new_sightings=work.new_sightings, new_articles=work.new_articles,
@@ -275,7 +291,8 @@ def _succeeded(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result
 
 def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult) -> SourceOutcome:
     work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, 0))
-    work.batch.source_state = _ok_state(ctx, state, result, full=not result.not_modified)
+    work.batch.source_state = {**_ok_state(ctx, state, result, full=not result.not_modified),
+                               **work.state_extra}
     ctx.store.save_batch(work.batch)
     return SourceOutcome(work.source_id, True, not_modified=True)
 
@@ -290,6 +307,8 @@ def _failed(ctx: RunContext, work: _SourceWork, state: dict[str, Any], exc: Sour
         "last_error_kind": exc.kind, "last_error": str(exc)[:1000], "consecutive_failures": failures,
         "next_check_at": ctx.now + delay,
     }
+    if state.get("kind") == "page":  # forget its feed: the next poll reads the page again
+        work.batch.source_state["discovered_url"] = None
     ctx.store.save_batch(work.batch)
     return SourceOutcome(work.source_id, False, error_kind=exc.kind, error=str(exc))
 

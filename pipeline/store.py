@@ -196,13 +196,14 @@ class Store:
             self._save_fingerprints(batch.fingerprints)
             self._save_sightings(batch.sightings)
             if batch.fetch_log:
-                self.con.executemany(f"INSERT INTO fetch_log VALUES ({_marks(12)})", batch.fetch_log)
+                self._insert("INSERT INTO fetch_log VALUES", batch.fetch_log)
             if batch.source_state:
                 self._save_source_state(batch.source_state)
 
     def _save_outlets(self, outlets: list[tuple]) -> None:
         if outlets:
-            self.con.executemany("INSERT INTO outlets VALUES (?, ?, ?, FALSE, ?) ON CONFLICT DO NOTHING", outlets)
+            self._insert("INSERT INTO outlets SELECT col0, col1, col2, FALSE, col3 FROM (VALUES",
+                         _unique(outlets, 1), suffix=") ON CONFLICT DO NOTHING")
 
     def _save_articles(self, articles: list[dict[str, Any]]) -> None:
         """Upsert article rows; rows are grouped by the columns they carry, so a failure
@@ -212,28 +213,41 @@ class Store:
             groups.setdefault(tuple(a), []).append(a)
         for cols, rows in groups.items():
             updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("article_id", "first_seen_at"))
-            self.con.executemany(
-                f"INSERT INTO articles ({', '.join(cols)}) VALUES ({_marks(len(cols))}) "
-                f"ON CONFLICT (article_id) DO UPDATE SET {updates}",
-                [[a[c] for c in cols] for a in rows])
+            self._insert(f"INSERT INTO articles ({', '.join(cols)}) VALUES",
+                         _unique([tuple(a[c] for c in cols) for a in rows], 1),
+                         suffix=f" ON CONFLICT (article_id) DO UPDATE SET {updates}")
 
     def _save_urls(self, urls: list[tuple[str, str]]) -> None:
         if urls:
-            self.con.executemany("INSERT INTO article_urls VALUES (?, ?) ON CONFLICT DO NOTHING", urls)
+            self._insert("INSERT INTO article_urls VALUES", _unique(urls, 1), suffix=" ON CONFLICT DO NOTHING")
 
     def _save_fingerprints(self, fps: list[tuple[str, list[int], list[int]]]) -> None:
-        for article_id, minhash, bands in fps:
-            self.con.execute("INSERT INTO fingerprints VALUES (?, ?) ON CONFLICT (article_id) DO UPDATE "
-                             "SET minhash = excluded.minhash", [article_id, minhash])
-            self.con.execute("DELETE FROM lsh_bands WHERE article_id = ?", [article_id])
-            self.con.executemany("INSERT INTO lsh_bands VALUES (?, ?) ON CONFLICT DO NOTHING",
-                                 [(b, article_id) for b in bands])
+        """All signatures and band keys of a batch in three set-based statements (one
+        INSERT per row would cost a round trip per band key: 64 per article)."""
+        if not fps:
+            return
+        ids = [f[0] for f in fps]
+        self.con.execute("DELETE FROM fingerprints WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        self.con.execute("DELETE FROM lsh_bands WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        self.con.execute("INSERT INTO fingerprints SELECT unnest(?::VARCHAR[]), unnest(?::UBIGINT[][])",
+                         [ids, [list(f[1]) for f in fps]])
+        self.con.execute(
+            "INSERT INTO lsh_bands SELECT DISTINCT unnest(b), a FROM "
+            "(SELECT unnest(?::VARCHAR[]) AS a, unnest(?::BIGINT[][]) AS b)",
+            [ids, [list(f[2]) for f in fps]])
 
     def _save_sightings(self, sightings: list[tuple]) -> None:
         if sightings:
-            self.con.executemany(
-                f"INSERT INTO sightings VALUES ({_marks(11)}) ON CONFLICT (source_id, entry_key) "
-                "DO UPDATE SET last_seen_at = excluded.last_seen_at", sightings)
+            self._insert("INSERT INTO sightings VALUES", _unique(sightings, 2),
+                         suffix=" ON CONFLICT (source_id, entry_key) DO UPDATE SET last_seen_at = excluded.last_seen_at")
+
+    def _insert(self, head: str, rows: Sequence[Sequence[Any]], *, suffix: str = "", chunk: int = 400) -> None:
+        """Multi-row VALUES statements: DuckDB runs ``executemany`` one row at a time,
+        which costs milliseconds a row; one statement per few hundred rows does not."""
+        for start in range(0, len(rows), chunk):
+            part = rows[start:start + chunk]
+            values = ", ".join(f"({_marks(len(r))})" for r in part)
+            self.con.execute(f"{head} {values}{suffix}", [v for r in part for v in r])
 
     def _save_source_state(self, state: dict[str, Any]) -> None:
         cols = [c for c in state if c != "source_id"]
@@ -253,16 +267,24 @@ class Store:
 
     def band_candidates(self, article_id: str) -> list[str]:
         """Articles sharing at least one LSH band key with ``article_id``."""
-        _, rows = self.query(
-            "SELECT DISTINCT b.article_id FROM lsh_bands b WHERE b.band_key IN "
-            "(SELECT band_key FROM lsh_bands WHERE article_id = ?) AND b.article_id <> ? ORDER BY 1",
-            [article_id, article_id])
-        return [r[0] for r in rows]
+        return sorted(self.candidates_of([article_id]).get(article_id, set()))
 
-    def same_hash(self, article_id: str, content_hash: str) -> list[str]:
-        _, rows = self.query("SELECT article_id FROM articles WHERE content_hash = ? AND article_id <> ? "
-                             "AND status IN ('extracted', 'reference') ORDER BY 1", [content_hash, article_id])
-        return [r[0] for r in rows]
+    def candidates_of(self, ids: Sequence[str]) -> dict[str, set[str]]:
+        """For each of ``ids``: the articles sharing an LSH band key or the exact content
+        hash with it, in one set-based join (the band table is indexed by band key)."""
+        _, rows = self.query(
+            "WITH mine AS (SELECT unnest(?::VARCHAR[]) AS article_id) "
+            "SELECT DISTINCT p.article_id, b.article_id FROM lsh_bands p "
+            "JOIN mine USING (article_id) JOIN lsh_bands b ON b.band_key = p.band_key "
+            "WHERE b.article_id <> p.article_id "
+            "UNION "
+            "SELECT p.article_id, o.article_id FROM articles p JOIN mine USING (article_id) "
+            "JOIN articles o ON o.content_hash = p.content_hash AND o.article_id <> p.article_id "
+            "WHERE o.status IN ('extracted', 'reference')", [list(ids)])
+        found: dict[str, set[str]] = {}
+        for me, other in rows:
+            found.setdefault(me, set()).add(other)
+        return found
 
     def bodies(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
@@ -370,20 +392,24 @@ class Store:
         """Whether a table or view of that name exists."""
         return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
 
-    def _story_rows(self) -> str:
-        """SQL of one story's articles ($story). The one fallback: before story scoring
-        exists (no ``story_articles`` view) every extracted article counts, each its own
-        cluster."""
-        if self.has_relation("story_articles"):
-            return ("SELECT article_id, outlet_id, published_at, first_seen_at, "
-                    "coalesce(cluster_id, article_id) AS cluster_id, coalesce(is_copy, FALSE) AS is_copy "
-                    "FROM story_articles WHERE story_id = $story AND decision = 'relevant'")
-        return ("SELECT article_id, outlet_id, published_at, first_seen_at, article_id AS cluster_id, "
-                "FALSE AS is_copy FROM articles WHERE status = 'extracted' AND $story IS NOT NULL")
+    def _digest_inputs(self) -> str:
+        """Two CTEs: ``raw``, one story's articles ($story), and ``sc``, the clusters of
+        copies. The one fallback: a warehouse without the story views counts every
+        extracted article, each its own cluster."""
+        if self.has_relation("story_articles") and self.has_relation("syndication_clusters"):
+            return ("raw AS (SELECT article_id, outlet_id, published_at, first_seen_at, event_at, cluster_id, "
+                    "is_copy FROM story_articles WHERE story_id = $story AND decision = 'relevant'), "
+                    "sc AS (SELECT cluster_id, origin_title, origin_outlet, origin_url, outlets "
+                    "FROM syndication_clusters)")
+        return ("raw AS (SELECT article_id, outlet_id, published_at, first_seen_at, "
+                "coalesce(published_at, first_seen_at) AS event_at, article_id AS cluster_id, FALSE AS is_copy "
+                "FROM articles WHERE status = 'extracted' AND $story IS NOT NULL), "
+                "sc AS (SELECT NULL::VARCHAR AS cluster_id, NULL::VARCHAR AS origin_title, "
+                "NULL::VARCHAR AS origin_outlet, NULL::VARCHAR AS origin_url, 0 AS outlets WHERE FALSE)")
 
     def _digest_query(self, body: str, params: dict[str, Any]) -> list[tuple]:
-        """``body`` run over ``story`` (the story's articles with their outlet's name)."""
-        sql = (f"WITH raw AS ({self._story_rows()}), story AS (SELECT raw.*, "
+        """``body`` run over ``story`` (the story's articles with their outlet's name) and ``sc``."""
+        sql = (f"WITH {self._digest_inputs()}, story AS (SELECT raw.*, "
                "coalesce(o.name, raw.outlet_id, '(unknown outlet)') AS outlet FROM raw "
                f"LEFT JOIN outlets o USING (outlet_id)) {body}")
         return self.con.execute(sql, params).fetchall()
@@ -406,21 +432,22 @@ class Store:
 
     def digest_clusters(self, story_id: str, start: datetime, end: datetime) -> list[tuple]:
         """(title, origin outlet, origin URL, outlets carrying it, [(outlet, URL) of the
-        other copies]) of every cluster with an article first seen inside the window; the
-        origin is the cluster's named origin, else its earliest article."""
+        story's copies]) of every cluster with an article first seen inside the window. The
+        origin comes from syndication_clusters (a lone article is its own); the outlets
+        counted are those of the story's articles, the same ones the links list."""
         rows = self._digest_query(
-            "SELECT coalesce(title, ''), outlet, url, outlets, links FROM ("
-            "  SELECT m.cluster_id, arg_min(a.title, m.rank) AS title, arg_min(m.outlet, m.rank) AS outlet,"
+            "SELECT coalesce(sc.origin_title, c.title, ''), coalesce(sc.origin_outlet, c.outlet), "
+            "  coalesce(sc.origin_url, c.url), c.outlets AS n, c.links "
+            "FROM (SELECT m.cluster_id, arg_min(a.title, m.rank) AS title, arg_min(m.outlet, m.rank) AS outlet,"
             "    arg_min(a.url, m.rank) AS url, count(DISTINCT m.outlet) AS outlets,"
-            "    list([m.outlet, a.url] ORDER BY m.rank) FILTER (WHERE m.rank > 1) AS links,"
-            "    min(m.day) AS first_day"
-            "  FROM (SELECT s.*, coalesce(s.published_at, s.first_seen_at) AS day, row_number() OVER ("
+            "    list([m.outlet, a.url] ORDER BY m.rank) FILTER (WHERE m.is_copy) AS links, min(m.at) AS first_at"
+            "  FROM (SELECT s.*, coalesce(s.published_at, s.first_seen_at) AS at, row_number() OVER ("
             "      PARTITION BY s.cluster_id ORDER BY s.article_id <> s.cluster_id, s.is_copy,"
             "      coalesce(s.published_at, s.first_seen_at), s.article_id) AS rank"
             "    FROM story s WHERE s.first_seen_at <= $end AND s.cluster_id IN ("
             "      SELECT cluster_id FROM story WHERE first_seen_at > $start AND first_seen_at <= $end)) m"
-            "  JOIN articles a USING (article_id) GROUP BY m.cluster_id)"
-            " ORDER BY outlets DESC, first_day, cluster_id",
+            "  JOIN articles a USING (article_id) GROUP BY m.cluster_id) c "
+            "LEFT JOIN sc USING (cluster_id) ORDER BY n DESC, c.first_at, c.cluster_id",
             {"story": story_id, "start": start, "end": end})
         return [(t, o, u, int(n), [tuple(link) for link in links or []]) for t, o, u, n, links in rows]
 
@@ -431,11 +458,11 @@ class Store:
         return [(r[0], int(r[1])) for r in rows]
 
     def digest_daily(self, story_id: str, end: datetime, tz: str, first: date, last: date) -> list[tuple[date, int]]:
-        """The story's articles per day of publication (first seen when undated), as days
-        of the time zone ``tz``, from ``first`` to ``last``."""
+        """The story's articles per day they appeared (``event_at``: published, else first
+        seen; undated reference articles left out), as days of ``tz``, ``first`` to ``last``."""
         rows = self._digest_query(
-            "SELECT day, count(*) FROM (SELECT CAST(timezone($tz, coalesce(published_at, first_seen_at)) AS DATE) "
-            "AS day FROM story WHERE first_seen_at <= $end) WHERE day BETWEEN $first AND $last GROUP BY day ORDER BY day",
+            "SELECT day, count(*) FROM (SELECT CAST(timezone($tz, event_at) AS DATE) AS day FROM story "
+            "WHERE first_seen_at <= $end) WHERE day BETWEEN $first AND $last GROUP BY day ORDER BY day",
             {"story": story_id, "end": end, "tz": tz, "first": first, "last": last})
         return [(r[0], int(r[1])) for r in rows]
 
@@ -502,6 +529,41 @@ class Store:
             [state, now, state, state, now, error, reply, *key])
 
 
+    # -- discovery channels (issue 4): unresolved aggregator items ------------------------
+    def unresolved_articles(self) -> list[dict[str, Any]]:
+        """Aggregator items kept with their claims only, attributed to an outlet, with the
+        outlet's name and the publisher name the aggregator gave."""
+        cols, rows = self.query(
+            "SELECT a.article_id, a.outlet_id, a.title, a.published_at, a.first_seen_at, "
+            "o.name AS outlet_name, (SELECT min(s.publisher_name) FROM sightings s "
+            "WHERE s.article_id = a.article_id) AS publisher_name "
+            "FROM articles a LEFT JOIN outlets o USING (outlet_id) "
+            "WHERE a.status = 'unresolved' AND a.outlet_id IS NOT NULL AND a.title IS NOT NULL "
+            "ORDER BY a.first_seen_at, a.article_id")
+        return [dict(zip(cols, r)) for r in rows]
+
+    def outlet_articles_near(self, outlet_id: str, when: datetime, days: int) -> list[dict[str, Any]]:
+        """The outlet's fetched articles dated within ``days`` of ``when`` (published, else
+        first seen)."""
+        cols, rows = self.query(
+            "SELECT article_id, title, site_name FROM articles WHERE outlet_id = ? "
+            "AND status = 'extracted' AND title IS NOT NULL AND abs(epoch(coalesce(published_at, "
+            "first_seen_at)) - epoch(CAST(? AS TIMESTAMPTZ))) <= ? * 86400 ORDER BY article_id",
+            [outlet_id, when, days])
+        return [dict(zip(cols, r)) for r in rows]
+
+    def merge_article(self, placeholder_id: str, article_id: str, now: datetime) -> None:
+        """Point an unresolved placeholder's sightings and links at the real article and
+        mark it 'merged' (kept as the record of the match), in one transaction."""
+        with self.transaction():
+            self.con.execute("UPDATE sightings SET article_id = ? WHERE article_id = ?",
+                             [article_id, placeholder_id])
+            self.con.execute("UPDATE article_urls SET article_id = ? WHERE article_id = ?",
+                             [article_id, placeholder_id])
+            self.con.execute("UPDATE articles SET status = 'merged', merged_into = ?, updated_at = ? "
+                             "WHERE article_id = ?", [article_id, now, placeholder_id])
+
+
 @dataclass
 class Batch:
     """Rows one source produced in one run, written together by ``save_batch``."""
@@ -513,6 +575,15 @@ class Batch:
     sightings: list[tuple] = field(default_factory=list)
     fetch_log: list[tuple] = field(default_factory=list)
     source_state: dict[str, Any] = field(default_factory=dict)
+
+
+def _unique(rows: Sequence[Sequence[Any]], key_len: int) -> list[tuple]:
+    """Rows with the same key (the first ``key_len`` values) collapse to the last one: one
+    statement may not touch a row twice under ON CONFLICT DO UPDATE."""
+    last: dict[tuple, tuple] = {}
+    for r in rows:
+        last[tuple(r[:key_len])] = tuple(r)
+    return list(last.values())
 
 
 def _marks(n: int) -> str:

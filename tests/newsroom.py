@@ -17,6 +17,12 @@ canonical links and feed links are absolute.
 Trap routes under ``/trap/`` (see ``TRAPS``) answer 500, 503 with Retry-After, stall,
 drip their body, send broken XML, redirect too often or in a loop, declare a huge
 Content-Length, or inflate a small gzip body past the body cap.
+
+``Newsroom(discovery=True)`` also serves the channels of ``discovery.toml``: a
+Google-News-like search feed (wrapped links and an article token), a GDELT-like article
+list, a news sitemap index named by robots.txt (one gzipped child) and a home page that
+names its feed only in ``<link rel="alternate">``, with outlets that ``write_config``
+lists nowhere (``room.channels``, ``room.discovery_sources()``).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from pathlib import Path
 from string import Template
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 DATA_DIR = Path(__file__).parent / "data" / "newsroom"
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -98,6 +104,8 @@ class Outlet:
     lang: str
     gzip: bool = False  # article pages gzip-encoded when asked
     utc_offset_hours: int = 0  # the zone of article:published_time on its pages
+    listed: bool = True  # False: write_config names it nowhere (found only by discovery)
+    template: str | None = None  # templates/<template>.html; default: its slug
 
     @property
     def prefix(self) -> str:
@@ -149,6 +157,7 @@ class Feed:
     last_modified: bool = False
     gzip: bool = False
     optional: bool = False  # left out of sources.toml unless asked for
+    advertised: bool = False  # named only by the home page's <link rel="alternate">
     slugs: tuple[str, ...] = ()  # newest first
 
 
@@ -266,14 +275,23 @@ def _json_ld(article: NewsArticle, outlet: Outlet, local: datetime, canonical: s
     return json.dumps(data).replace("</", "<\\/")
 
 
-def render_home(outlet: Outlet, articles: Iterable[NewsArticle], base_url: str) -> bytes:
-    """An outlet's front page: a plain list of links to its articles."""
+def render_home(
+    outlet: Outlet, articles: Iterable[NewsArticle], base_url: str,
+    alternates: Iterable[Feed] = (),
+) -> bytes:
+    """An outlet's front page: a plain list of links to its articles, and a
+    ``<link rel="alternate">`` for each feed in ``alternates``."""
     items = "\n".join(
         f'<li><a href="{escape(base_url + a.path)}">{escape(a.title)}</a></li>' for a in articles
     )
+    links = "".join(
+        f'<link rel="alternate" type="{FEED_TYPES[f.format].split(";")[0]}" '
+        f'title="{escape(f.title)}" href="{escape(f.path)}">'
+        for f in alternates
+    )
     page = (
         f'<!DOCTYPE html>\n<html lang="{escape(outlet.lang)}"><head><meta charset="utf-8">'
-        f"<title>{escape(outlet.name)}</title></head>\n<body><h1>{escape(outlet.name)}</h1>"
+        f"<title>{escape(outlet.name)}</title>{links}</head>\n<body><h1>{escape(outlet.name)}</h1>"
         f"\n<ul>\n{items}\n</ul>\n</body></html>\n"
     )
     return page.encode("utf-8")
@@ -517,6 +535,141 @@ Allow: /
 """
 
 
+# ---------------------------------------------------------------- discovery channels
+
+WRAPPER = "https://www.google.com/url"  # never contacted: newswatch unwraps it offline
+TOKEN_PREFIX = "https://news.google.com/rss/articles/"  # never contacted either
+
+
+@dataclass(frozen=True)
+class SitemapChild:
+    path: str
+    outlet: str
+    gzip: bool = False  # the file itself is gzip (application/x-gzip), not a Content-Encoding
+    stale: tuple[tuple[str, str, datetime], ...] = ()  # (path, title, published) too old to take
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The discovery channels of ``discovery.toml``."""
+
+    search_path: str
+    search_items: tuple[tuple[str, str], ...]  # (article slug, "wrapped" | "token")
+    gdelt_path: str
+    gdelt_slugs: tuple[str, ...]
+    index_path: str
+    children: tuple[SitemapChild, ...]
+
+
+def load_discovery(data_dir: Path = DATA_DIR) -> tuple[
+    dict[str, Outlet], list[Feed], list[NewsArticle], Channels
+]:
+    doc = tomllib.loads((data_dir / "discovery.toml").read_text(encoding="utf-8"))
+    outlets = {o["slug"]: Outlet(**o) for o in doc["outlet"]}
+    by_slug = {spec["slug"]: spec for spec in doc["article"]}
+    articles = [_article(spec, by_slug, data_dir, SEEDS_DIR) for spec in doc["article"]]
+    children = tuple(
+        SitemapChild(c["path"], c["outlet"], c.get("gzip", False), tuple(
+            (x["path"], x["title"], x["published"].astimezone(timezone.utc))
+            for x in c.get("stale", ())
+        ))
+        for c in doc["sitemaps"]["child"]
+    )
+    channels = Channels(
+        search_path=doc["search"]["path"],
+        search_items=tuple((i["slug"], i["link"]) for i in doc["search"]["items"]),
+        gdelt_path=doc["gdelt"]["path"], gdelt_slugs=tuple(doc["gdelt"]["slugs"]),
+        index_path=doc["sitemaps"]["index"], children=children,
+    )
+    return outlets, [_feed(f) for f in doc["feed"]], articles, channels
+
+
+def wrapped_link(page_url: str) -> str:
+    """A Google redirect wrapper around ``page_url`` (as in Google Alerts and News)."""
+    return f"{WRAPPER}?rct=j&sa=t&url={quote(page_url, safe='')}&ct=ga&usg=AOvVaw0"
+
+
+def token_link(slug: str) -> str:
+    """A Google News article token link: only Google could say where it leads."""
+    return f"{TOKEN_PREFIX}CBMi{hashlib.sha256(slug.encode()).hexdigest()[:40]}?oc=5"
+
+
+def _search_rss(room: Newsroom, ch: Channels) -> str:
+    items = []
+    for slug, how in ch.search_items:
+        a = room.article(slug)
+        outlet = room.outlets[a.outlet]
+        link = wrapped_link(room.url(a.path)) if how == "wrapped" else token_link(slug)
+        items.append(
+            f"<item><title>{_x(a.title)} - {_x(outlet.name)}</title><link>{_x(link)}</link>"
+            f'<guid isPermaLink="false">{hashlib.sha256(slug.encode()).hexdigest()[:24]}</guid>'
+            f"<pubDate>{format_datetime(a.published, usegmt=True)}</pubDate>"
+            f"<description>{_x(a.title)} {_x(outlet.name)}</description>"
+            f'<source url="{_x(room.url(outlet.prefix))}">{_x(outlet.name)}</source></item>\n'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+        "<title>Search results - News search</title><link>https://news.google.com/</link>"
+        "<description>News search</description>\n" + "".join(items) + "</channel></rss>\n"
+    )
+
+
+def _gdelt_json(room: Newsroom, ch: Channels) -> str:
+    articles = [
+        {"url": room.url(a.path), "url_mobile": "", "title": a.title,
+         "seendate": a.published.strftime("%Y%m%dT%H%M%SZ"), "socialimage": "",
+         "domain": room.outlets[a.outlet].domain, "language": "English", "sourcecountry": ""}
+        for a in (room.article(slug) for slug in ch.gdelt_slugs)
+    ]
+    return json.dumps({"articles": articles}, indent=1) + "\n"
+
+
+def _news_urlset(room: Newsroom, child: SitemapChild) -> str:
+    outlet = room.outlets[child.outlet]
+    rows = [(room.url(a.path), a.title, a.published) for a in room.articles if a.outlet == child.outlet]
+    rows += [(room.url(path), title, when) for path, title, when in child.stale]
+    urls = "".join(
+        f"<url><loc>{_x(loc)}</loc><news:news><news:publication><news:name>{_x(outlet.name)}"
+        f"</news:name><news:language>{outlet.lang.split('-')[0]}</news:language>"
+        f"</news:publication><news:publication_date>{when.isoformat()}</news:publication_date>"
+        f"<news:title>{_x(title)}</news:title></news:news></url>\n"
+        for loc, title, when in rows
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset '
+        'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n' + urls + "</urlset>\n"
+    )
+
+
+def _sitemap_index(room: Newsroom, ch: Channels) -> str:
+    entries = "".join(f"<sitemap><loc>{_x(room.url(c.path))}</loc></sitemap>\n" for c in ch.children)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        + entries + "</sitemapindex>\n"
+    )
+
+
+def channel_routes(room: Newsroom, ch: Channels) -> dict[str, Route]:
+    """The search feed, the GDELT list, robots.txt with its Sitemap line, the index and
+    its children."""
+    robots = ROBOTS_TXT + f"Sitemap: {room.url(ch.index_path)}\n".encode()
+    routes = {
+        "/robots.txt": Route(robots, "text/plain; charset=utf-8"),
+        ch.search_path: Route(_search_rss(room, ch).encode(), FEED_TYPES["rss"]),
+        ch.gdelt_path: Route(_gdelt_json(room, ch).encode(), "application/json; charset=utf-8"),
+        ch.index_path: Route(_sitemap_index(room, ch).encode(), FEED_TYPES["sitemap"]),
+    }
+    for child in ch.children:
+        body = _news_urlset(room, child).encode()
+        routes[child.path] = (
+            Route(gzip.compress(body, mtime=0), "application/x-gzip") if child.gzip
+            else Route(body, FEED_TYPES["sitemap"])
+        )
+    return routes
+
+
 # ---------------------------------------------------------------- HTTP
 
 
@@ -690,7 +843,9 @@ class Newsroom:
     """The newsroom server. Bound on construction (so ``base_url`` is known), served by
     ``start()`` in a daemon thread, stopped by ``stop()``; also a context manager."""
 
-    def __init__(self, data_dir: Path = DATA_DIR, seeds_dir: Path = SEEDS_DIR) -> None:
+    def __init__(
+        self, data_dir: Path = DATA_DIR, seeds_dir: Path = SEEDS_DIR, *, discovery: bool = False
+    ) -> None:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._routes: dict[str, Route] = {}
@@ -703,9 +858,14 @@ class Newsroom:
         self.bad_sources: list[BadSource] = []
         try:
             self.outlets, self._feed_specs, self.articles = load_manifest(data_dir, seeds_dir)
+            self.channels: Channels | None = None
+            if discovery:
+                self.channels = self._add_discovery(data_dir)
             self._templates = {
-                slug: Template((data_dir / "templates" / f"{slug}.html").read_text("utf-8"))
-                for slug in self.outlets
+                slug: Template(
+                    (data_dir / "templates" / f"{o.template or slug}.html").read_text("utf-8")
+                )
+                for slug, o in self.outlets.items()
             }
             self._build_site()
         except BaseException:
@@ -801,6 +961,30 @@ class Newsroom:
 
     # -- content
 
+    def _add_discovery(self, data_dir: Path) -> Channels:
+        outlets, feeds, articles, channels = load_discovery(data_dir)
+        self.outlets.update(outlets)
+        self._feed_specs += feeds
+        self.articles += articles
+        return channels
+
+    def discovery_sources(self, story: str = "rsi-pause") -> list[dict[str, str]]:
+        """[[source]] tables for the discovery channels (``discovery=True`` only): the
+        search feed and the GDELT list with {query}, the site root as a sitemap source
+        (its robots.txt names the index), and the home page that advertises a feed."""
+        assert self.channels is not None, "Newsroom(discovery=True) serves these"
+        ch = self.channels
+        advertised = next(f for f in self._feed_specs if f.advertised)
+        return [
+            {"id": "news-search", "kind": "search", "story": story,
+             "url": self.url(ch.search_path) + "?q={query}&hl=en-US&gl=US&ceid=US:en"},
+            {"id": "gdelt-artlist", "kind": "search", "story": story,
+             "url": self.url(ch.gdelt_path) + "?query={query}&mode=artlist&format=json"},
+            {"id": "site-sitemaps", "kind": "sitemap", "url": self.base_url + "/"},
+            {"id": f"{advertised.outlet}-home", "kind": "page",
+             "url": self.url(self.outlets[advertised.outlet].prefix)},
+        ]
+
     def article(self, slug: str) -> NewsArticle:
         return next(a for a in self.articles if a.slug == slug)
 
@@ -841,6 +1025,8 @@ class Newsroom:
         routes.update(trap_routes(self.base_url))
         for article in self.articles:
             routes.update(self._article_routes(article))
+        if self.channels is not None:
+            routes.update(channel_routes(self, self.channels))
         with self._lock:
             self._routes.update(routes)
         self._build_feeds()
@@ -862,7 +1048,10 @@ class Newsroom:
 
     def _build_feeds(self) -> None:
         routes = {
-            outlet.prefix: Route(render_home(outlet, self._home_list(slug), self.base_url))
+            outlet.prefix: Route(render_home(
+                outlet, self._home_list(slug), self.base_url,
+                [f for f in self._feed_specs if f.outlet == slug and f.advertised],
+            ))
             for slug, outlet in self.outlets.items()
         }
         for feed in self._feed_specs:
@@ -907,28 +1096,31 @@ class Newsroom:
         self, config_dir: Path, warehouse: Path, *, allow_loopback: bool = True,
         stories_dir_from: Path | None = None, smtp_port: int | None = None,
         include_sitemaps: bool = False, http: Mapping[str, Any] | None = None,
+        extra_sources: Iterable[Mapping[str, Any]] = (),
     ) -> Path:
         """Write newswatch.toml, sources.toml and stories/ for a run against this room.
 
-        ``http`` overrides settings of the [http] table (e.g. max_body_bytes).
+        ``http`` overrides settings of the [http] table (e.g. max_body_bytes);
+        ``extra_sources`` are more [[source]] tables (e.g. ``discovery_sources()``).
         """
         config_dir.mkdir(parents=True, exist_ok=True)
         settings = _settings_toml(warehouse, allow_loopback, smtp_port, dict(http or {}))
         (config_dir / "newswatch.toml").write_text(settings, encoding="utf-8")
         sources = self._sources_toml(include_sitemaps)
+        sources += "\n".join(line for src in extra_sources for line in _table("source", src))
         (config_dir / "sources.toml").write_text(sources, encoding="utf-8")
         write_stories(config_dir / "stories", stories_dir_from or STORIES_DIR, SEEDS_DIR)
         return config_dir
 
     def _sources_toml(self, include_sitemaps: bool) -> str:
         lines = ["# Written by tests/newsroom.py: the loopback newsroom's outlets and feeds.", ""]
-        for outlet in self.outlets.values():
+        for outlet in (o for o in self.outlets.values() if o.listed):
             lines += _table("outlet", {
                 "id": outlet.slug, "name": outlet.name, "domains": [outlet.domain],
                 "url_prefixes": [self.base_url + outlet.prefix],
             })
         for feed in self._feed_specs:
-            if include_sitemaps or not feed.optional:
+            if (include_sitemaps or not feed.optional) and not feed.advertised:
                 lines += _table("source", {
                     "id": feed.id, "kind": feed.kind, "url": self.url(feed.path),
                     "outlet": feed.outlet,
