@@ -132,6 +132,8 @@ class Store:
 
     # -- runs ----------------------------------------------------------------------------
     def start_run(self, now: datetime) -> int:
+        # We hold the writer lock: a run still marked running was killed before it finished.
+        self.con.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
         run_id = int(self.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
         self.con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now])
         return run_id

@@ -443,7 +443,8 @@ def test_a_killed_run_leaves_a_consistent_warehouse_and_the_next_run_finishes(
             links = {r[0] for r in con.execute("SELECT link FROM sightings WHERE source_id = ?",
                                                [feed.id]).fetchall()}
             assert links == {room.feed_link(feed, room.article(s)) for s in feed.slugs}, feed.id
+        # The next run, holding the lock, knows run 1 can no longer be running.
         assert con.execute("SELECT run_id, status FROM runs ORDER BY 1").fetchall() == \
-            [(1, "running"), (2, "done")]
+            [(1, "killed"), (2, "done")]
     refetched = Counter(r.path for r in room.requests) - pages_before
     assert not [a.slug for a in live if a.slug in circuit and refetched[a.path]]

@@ -246,3 +246,29 @@ def test_same_title_same_outlet_within_a_week_is_one_story(tmp_path):
     store.close()
     assert dict(links) == {"title": 1}  # u1-u2 (4 days apart); u3 is 19 days after u1
     assert sorted(clusters.values()) == [1, 2]
+
+
+def test_every_article_is_scored_against_every_story(tmp_path):
+    """Two stories at once: a neighbouring story ("pause" in the rate-setting sense) has
+    its own reference set and terms; each article gets a decision per story, and the
+    story views keep the stories apart."""
+    rate_dir = Path(__file__).parent / "data" / "stories" / "rate-pause"
+    with Newsroom() as room:
+        config = room.write_config(tmp_path / "config", tmp_path / "newswatch.duckdb")
+        story = (rate_dir / "rate-pause.toml").read_text().replace("REFERENCE", str(rate_dir / "reference"))
+        (config / "stories" / "rate-pause.toml").write_text(story)
+        result = newswatch(config, "run", "--all")
+        assert result.returncode == 0, result.stderr
+        warehouse = tmp_path / "newswatch.duckdb"
+        ids = article_ids(room, warehouse)
+    decisions = {(r[0], r[1]): r[2] for r in rows(warehouse, "SELECT story_id, article_id, decision FROM story_scores")}
+    rates = room.article("fw-rates-hold")
+    for a in room.live_articles():
+        assert ("rsi-pause", ids[a.slug]) in decisions and ("rate-pause", ids[a.slug]) in decisions
+        expected = "relevant" if a.slug == rates.slug else "not"
+        assert decisions[("rate-pause", ids[a.slug])] == expected, a.slug
+    assert decisions[("rsi-pause", ids[rates.slug])] == "not"
+    per_story = dict(rows(warehouse, "SELECT story_id, sum(original_articles) FROM story_coverage_by_outlet "
+                                     "GROUP BY 1"))
+    assert per_story["rate-pause"] == 1
+    assert per_story["rsi-pause"] > 1

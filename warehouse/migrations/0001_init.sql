@@ -35,7 +35,7 @@ CREATE TABLE runs (
     run_id              BIGINT PRIMARY KEY,
     started_at          TIMESTAMPTZ NOT NULL,
     finished_at         TIMESTAMPTZ,
-    status              VARCHAR NOT NULL,   -- running, done, interrupted (a killed run stays running)
+    status              VARCHAR NOT NULL,   -- running, done, interrupted (stopped on request), killed (found still running by the next run)
     sources_ok          INTEGER,
     sources_failed      INTEGER,
     new_sightings       INTEGER,
