@@ -21,7 +21,7 @@ from .store import Batch, Store, article_id_for
 
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
 MAX_PAGE_ATTEMPTS = 3
-_RETRYABLE_PAGE_FAILURES = ("network", "timeout", "http")
+_TRANSIENT_EXTRACTION = ("timeout", "crashed")  # the extractor's limits, not the page's content
 
 
 @dataclass
@@ -150,7 +150,7 @@ def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entr
 
 def _should_retry(ctx: RunContext, known: tuple[str, str]) -> bool:
     article_id, status = known
-    return status == "failed" and ctx.store.article_attempts(article_id) < MAX_PAGE_ATTEMPTS
+    return status == "failed" and ctx.store.retryable(article_id, MAX_PAGE_ATTEMPTS)
 
 
 def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
@@ -161,9 +161,10 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
                                accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
         article = ctx.extract(page.body, page.final_url)
     except FetchError as exc:
-        return _failed_article(ctx, work, state, entry, link_key, f"{exc.kind}: {exc}")
+        return _failed_article(ctx, work, state, entry, link_key, f"{exc.kind}: {exc}", exc.transient)
     except ExtractError as exc:
-        return _failed_article(ctx, work, state, entry, link_key, f"extract/{exc.reason}: {exc}")
+        return _failed_article(ctx, work, state, entry, link_key, f"extract/{exc.reason}: {exc}",
+                               exc.reason in _TRANSIENT_EXTRACTION)
     return _stored_article(ctx, work, state, entry, link_key, article)
 
 
@@ -233,7 +234,7 @@ def _article_row(ctx: RunContext, article_id: str, article: Article, outlet: Out
 
 
 def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
-                    link_key: str, reason: str) -> str:
+                    link_key: str, reason: str, transient: bool) -> str:
     known = ctx.store.article_for_url(link_key)
     article_id = known[0] if known else article_id_for(link_key)
     attempts = (ctx.store.article_attempts(article_id) if known else 0) + 1
@@ -241,7 +242,7 @@ def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     work.batch.articles.append({
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "failed", "fail_reason": reason[:500],
-        "attempts": attempts, "title": entry.title, "published_at": entry.published,
+        "fail_transient": transient, "attempts": attempts, "title": entry.title, "published_at": entry.published,
         "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
     })
     _remember_urls(work, {link_key}, article_id)
@@ -290,11 +291,24 @@ def _succeeded(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result
 
 
 def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult) -> SourceOutcome:
+    _retry_failed_pages(ctx, work, state)
     work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, 0))
     work.batch.source_state = {**_ok_state(ctx, state, result, full=not result.not_modified),
                                **work.state_extra}
     ctx.store.save_batch(work.batch)
-    return SourceOutcome(work.source_id, True, not_modified=True)
+    return SourceOutcome(work.source_id, True, not_modified=True, new_articles=work.new_articles,
+                         extraction_failures=work.failures)
+
+
+def _retry_failed_pages(ctx: RunContext, work: _SourceWork, state: dict[str, Any]) -> None:
+    """An unchanged feed lists no new entries, but its pages that failed for a passing
+    reason (timeout, 5xx) are still owed a fetch: they get one, up to MAX_PAGE_ATTEMPTS."""
+    for key, url, title, published in ctx.store.failed_pages_of(work.source_id, MAX_PAGE_ATTEMPTS):
+        if work.pages_fetched >= ctx.max_pages:
+            return
+        work.pages_fetched += 1
+        entry = FeedEntry(key=key, url=url, title=title, published=published)
+        _fetch_article(ctx, work, state, entry, fp.canonical_url(url))
 
 
 def _failed(ctx: RunContext, work: _SourceWork, state: dict[str, Any], exc: SourceError,

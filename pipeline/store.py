@@ -185,6 +185,19 @@ class Store:
     def article_attempts(self, article_id: str) -> int:
         return int(self.scalar("SELECT attempts FROM articles WHERE article_id = ?", [article_id]) or 0)
 
+    def retryable(self, article_id: str, max_attempts: int) -> bool:
+        """A failed page whose failure was transient and that has attempts left."""
+        return bool(self.scalar("SELECT status = 'failed' AND coalesce(fail_transient, FALSE) AND attempts < ? "
+                                "FROM articles WHERE article_id = ?", [max_attempts, article_id]))
+
+    def failed_pages_of(self, source_id: str, max_attempts: int) -> list[tuple]:
+        """(entry_key, url, title, published_at) of this source's pages worth another try."""
+        _, rows = self.query(
+            "SELECT s.entry_key, a.url, a.title, a.published_at FROM sightings s JOIN articles a USING (article_id) "
+            "WHERE s.source_id = ? AND a.status = 'failed' AND a.fail_transient AND a.attempts < ? "
+            "ORDER BY a.first_seen_at, s.entry_key", [source_id, max_attempts])
+        return rows
+
     def known_outlet_ids(self) -> set[str]:
         return {r[0] for r in self.con.execute("SELECT outlet_id FROM outlets").fetchall()}
 
