@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from newsroom import Newsroom
+from newsroom import Newsroom, toml_value
 
 NEWSWATCH = (sys.executable, "-m", "pipeline.cli")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -98,16 +98,6 @@ def set_setting(config: Path, section: str, key: str, value: Any) -> None:
         out.append(line)
     assert done, f"{section}.{key} not in {path}"
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def rewrite_sources(config: Path, order: Sequence[str] | None = None,

@@ -1145,19 +1145,20 @@ def _etag(body: bytes) -> str:
 # ---------------------------------------------------------------- configuration files
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """A Python value as TOML (shared with conftest's config edits)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
 def _table(name: str, values: Mapping[str, Any], array: bool = True) -> list[str]:
     header = f"[[{name}]]" if array else f"[{name}]"
-    return [header, *(f"{key} = {_toml_value(v)}" for key, v in values.items()), ""]
+    return [header, *(f"{key} = {toml_value(v)}" for key, v in values.items()), ""]
 
 
 def _settings_toml(
@@ -1200,7 +1201,7 @@ query = "Anthropic recursive self-improvement pause"
 def write_stories(target: Path, source: Path, seeds: Path) -> list[Path]:
     """Copy the story files with ``reference`` pointing at the seeds' absolute path."""
     target.mkdir(parents=True, exist_ok=True)
-    reference = f"reference = {_toml_value(str(seeds.resolve()))}"
+    reference = f"reference = {toml_value(str(seeds.resolve()))}"
     stories = sorted(source.glob("*.toml")) if source.is_dir() else []
     if not stories:
         fallback = target / "rsi-pause.toml"

@@ -1,0 +1,62 @@
+"""The only room that speaks SQL: connect, migrate, apply views, lock, batch writes, read.
+
+DuckDB lets one process hold the file read-write and others read only when no writer
+holds it. So a job opens the warehouse, works, and closes it; writers first take a
+non-blocking lock file beside the warehouse, and a second writer exits at once with
+``LockedError``. Each source's results are written in one transaction together with the
+source's poll state, so a crash or kill loses at most the source in progress, whose feed
+is then fetched again (without validators) by the next run.
+
+    core.py       connection, migrations, views, lock, runs, sources, articles, batches
+    analysis.py   story scores, near-duplicate links, clusters
+    outbox.py     the digest's content and its outbox
+    discovery.py  unresolved aggregator items
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ..errors import LockedError, StoreError
+from .analysis import AnalysisQueries
+from .core import Batch, Core, article_id_for, lock_is_held, sql_files, writer_lock
+from .discovery import DiscoveryQueries
+from .outbox import OutboxQueries
+
+__all__ = ["Batch", "Store", "article_id_for", "lock_is_held", "open_reader", "open_writer",
+           "sql_files", "writer_lock"]
+
+
+class Store(AnalysisQueries, OutboxQueries, DiscoveryQueries, Core):
+    """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
+
+
+def open_writer(path: Path) -> Store:
+    """Open read-write, migrate and (re)apply views. The caller holds ``writer_lock``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
+    store = Store(con, path)
+    store.con.execute("SET TimeZone = 'UTC'")
+    store.migrate()
+    store.apply_views()
+    return store
+
+
+def open_reader(path: Path) -> Store:
+    """Open read-only; say plainly when a run is writing or nothing was collected yet."""
+    if not path.exists():
+        raise StoreError(f"no warehouse at {path} yet", remedy="run `newswatch run` first")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        if lock_is_held(path):
+            raise LockedError(f"a newswatch run is writing to {path} right now; "
+                              "read it again when the run has finished") from exc
+        raise StoreError(f"cannot open warehouse {path} read-only: {exc}") from exc
+    con.execute("SET TimeZone = 'UTC'")
+    return Store(con, path)

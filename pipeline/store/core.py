@@ -1,0 +1,299 @@
+"""The core of the store: connect, migrate, apply views, lock, runs, sources, articles,
+and the batch of one source.
+
+DuckDB lets one process hold the file read-write and others read only when no writer
+holds it. So a job opens the warehouse, works, and closes it; writers first take a
+non-blocking lock file beside the warehouse, and a second writer exits at once with
+``LockedError``. Each source's results are written in one transaction together with the
+source's poll state, so a crash or kill loses at most the source in progress, whose feed
+is then fetched again (without validators) by the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+
+from ..errors import LockedError, StoreError
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def sql_files(kind: str) -> list[tuple[str, str]]:
+    """(file name, SQL text) of warehouse/<kind>/*.sql, in name order."""
+    try:
+        folder = resources.files("pipeline.warehouse") / kind
+    except ModuleNotFoundError:  # running from a source tree without installing
+        folder = Path(__file__).resolve().parents[2] / "warehouse" / kind
+    files = [f for f in folder.iterdir() if f.name.endswith(".sql")]
+    return [(f.name, f.read_text(encoding="utf-8")) for f in sorted(files, key=lambda f: f.name)]
+
+
+def article_id_for(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]
+
+
+@contextmanager
+def writer_lock(warehouse: Path) -> Iterator[Path]:
+    """Hold the warehouse's lock file for the length of a writing job (non-blocking)."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise LockedError(f"another newswatch job is writing to {warehouse} ({holder})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        yield lock_path
+    finally:
+        os.close(fd)  # closing releases the flock, also when the process is killed
+
+
+def lock_is_held(warehouse: Path) -> bool:
+    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    if not lock_path.exists():
+        return False
+    fd = os.open(lock_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+class Core:
+    """An open warehouse connection: lifecycle, runs, sources, articles and the batch
+    of one source. ``Store`` adds the query families of the other modules."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations in order, each once, each in its own transaction."""
+        self.con.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+        done = {r[0] for r in self.con.execute("SELECT version FROM schema_migrations").fetchall()}
+        applied = []
+        for name, sql in sql_files("migrations"):
+            m = _MIGRATION_NAME.match(name)
+            if not m or int(m.group(1)) in done:
+                continue
+            with self.transaction():
+                self.con.execute(sql)
+                self.con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [int(m.group(1)), name])
+            applied.append(name)
+        return applied
+
+    def apply_views(self) -> None:
+        with self.transaction():
+            for name, sql in sql_files("views"):
+                try:
+                    self.con.execute(sql)
+                except duckdb.Error as exc:
+                    raise StoreError(f"view {name} failed to apply: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # -- generic reads -----------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+        cur = self.con.execute(sql, list(params))
+        cols = [d[0] for d in cur.description] if cur.description else []
+        return cols, cur.fetchall() if cur.description else []
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.con.execute(sql, list(params)).fetchone()
+        return row[0] if row else None
+
+    # -- runs ----------------------------------------------------------------------------
+    def start_run(self, now: datetime) -> int:
+        # We hold the writer lock: a run still marked running was killed before it finished.
+        self.con.execute("UPDATE runs SET status = 'killed' WHERE status = 'running'")
+        run_id = int(self.scalar("SELECT coalesce(max(run_id), 0) + 1 FROM runs"))
+        self.con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (?, ?, 'running')", [run_id, now])
+        return run_id
+
+    def finish_run(self, run_id: int, now: datetime, status: str, counts: dict[str, int]) -> None:
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, sources_ok = ?, sources_failed = ?, "
+            "new_sightings = ?, new_articles = ?, extraction_failures = ?, seeds_loaded = ? WHERE run_id = ?",
+            [now, status, counts["sources_ok"], counts["sources_failed"], counts["new_sightings"],
+             counts["new_articles"], counts["extraction_failures"], counts["seeds_loaded"], run_id])
+
+    # -- sources -------------------------------------------------------------------------
+    def sync_sources(self, sources: Sequence[Any]) -> None:
+        """Make the sources table match the configuration, keeping poll state."""
+        with self.transaction():
+            self.con.execute("UPDATE sources SET active = FALSE")
+            for s in sources:
+                self.con.execute(
+                    "INSERT INTO sources (source_id, kind, url, outlet_id, story_id, active) "
+                    "VALUES (?, ?, ?, ?, ?, TRUE) ON CONFLICT (source_id) DO UPDATE SET kind = excluded.kind, "
+                    "url = excluded.url, outlet_id = excluded.outlet_id, story_id = excluded.story_id, active = TRUE",
+                    [s.id, s.kind, s.url, s.outlet, s.story])
+            # A source whose URL changed starts over: its validators belonged to the old URL.
+
+    def sync_outlets(self, outlets: Sequence[Any], now: datetime) -> None:
+        with self.transaction():
+            for o in outlets:
+                self.con.execute(
+                    "INSERT INTO outlets VALUES (?, ?, ?, TRUE, ?) ON CONFLICT (outlet_id) DO UPDATE "
+                    "SET name = excluded.name, domain = excluded.domain, configured = TRUE",
+                    [o.id, o.name, o.domains[0] if o.domains else None, now])
+
+    def source_state(self, source_id: str) -> dict[str, Any]:
+        cols, rows = self.query("SELECT * FROM sources WHERE source_id = ?", [source_id])
+        return dict(zip(cols, rows[0])) if rows else {}
+
+    def due_sources(self, now: datetime) -> list[str]:
+        cols, rows = self.query("SELECT source_id FROM sources WHERE active AND "
+                                "(next_check_at IS NULL OR next_check_at <= ?) ORDER BY source_id", [now])
+        return [r[0] for r in rows]
+
+    # -- articles ------------------------------------------------------------------------
+    def article_for_url(self, url_key: str) -> tuple[str, str] | None:
+        """(article_id, status) of the article a URL is known to lead to."""
+        row = self.con.execute("SELECT a.article_id, a.status FROM article_urls u JOIN articles a USING (article_id) "
+                               "WHERE u.url_key = ?", [url_key]).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def article_attempts(self, article_id: str) -> int:
+        return int(self.scalar("SELECT attempts FROM articles WHERE article_id = ?", [article_id]) or 0)
+
+    def retryable(self, article_id: str, max_attempts: int) -> bool:
+        """A failed page whose failure was transient and that has attempts left."""
+        return bool(self.scalar("SELECT status = 'failed' AND coalesce(fail_transient, FALSE) AND attempts < ? "
+                                "FROM articles WHERE article_id = ?", [max_attempts, article_id]))
+
+    def failed_pages_of(self, source_id: str, max_attempts: int) -> list[tuple]:
+        """(entry_key, url, title, published_at) of this source's pages worth another try."""
+        _, rows = self.query(
+            "SELECT s.entry_key, a.url, a.title, a.published_at FROM sightings s JOIN articles a USING (article_id) "
+            "WHERE s.source_id = ? AND a.status = 'failed' AND a.fail_transient AND a.attempts < ? "
+            "ORDER BY a.first_seen_at, s.entry_key", [source_id, max_attempts])
+        return rows
+
+    def known_outlet_ids(self) -> set[str]:
+        return {r[0] for r in self.con.execute("SELECT outlet_id FROM outlets").fetchall()}
+
+    # -- the batch of one source -----------------------------------------------------------
+    def save_batch(self, batch: Batch) -> None:
+        """Everything one source produced, in one transaction with its poll state."""
+        with self.transaction():
+            self._save_outlets(batch.outlets)
+            self._save_articles(batch.articles)
+            self._save_urls(batch.urls)
+            self._save_fingerprints(batch.fingerprints)
+            self._save_sightings(batch.sightings)
+            if batch.fetch_log:
+                self._insert("INSERT INTO fetch_log VALUES", batch.fetch_log)
+            if batch.source_state:
+                self._save_source_state(batch.source_state)
+
+    def _save_outlets(self, outlets: list[tuple]) -> None:
+        if outlets:
+            self._insert("INSERT INTO outlets SELECT col0, col1, col2, FALSE, col3 FROM (VALUES",
+                         _unique(outlets, 1), suffix=") ON CONFLICT DO NOTHING")
+
+    def _save_articles(self, articles: list[dict[str, Any]]) -> None:
+        """Upsert article rows; rows are grouped by the columns they carry, so a failure
+        row never blanks the fields it does not know."""
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for a in articles:
+            groups.setdefault(tuple(a), []).append(a)
+        for cols, rows in groups.items():
+            updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("article_id", "first_seen_at"))
+            self._insert(f"INSERT INTO articles ({', '.join(cols)}) VALUES",
+                         _unique([tuple(a[c] for c in cols) for a in rows], 1),
+                         suffix=f" ON CONFLICT (article_id) DO UPDATE SET {updates}")
+
+    def _save_urls(self, urls: list[tuple[str, str]]) -> None:
+        if urls:
+            self._insert("INSERT INTO article_urls VALUES", _unique(urls, 1), suffix=" ON CONFLICT DO NOTHING")
+
+    def _save_fingerprints(self, fps: list[tuple[str, list[int], list[int]]]) -> None:
+        """All signatures and band keys of a batch in three set-based statements (one
+        INSERT per row would cost a round trip per band key: 64 per article)."""
+        if not fps:
+            return
+        ids = [f[0] for f in fps]
+        self.con.execute("DELETE FROM fingerprints WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        self.con.execute("DELETE FROM lsh_bands WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        self.con.execute("INSERT INTO fingerprints SELECT unnest(?::VARCHAR[]), unnest(?::UBIGINT[][])",
+                         [ids, [list(f[1]) for f in fps]])
+        self.con.execute(
+            "INSERT INTO lsh_bands SELECT DISTINCT unnest(b), a FROM "
+            "(SELECT unnest(?::VARCHAR[]) AS a, unnest(?::BIGINT[][]) AS b)",
+            [ids, [list(f[2]) for f in fps]])
+
+    def _save_sightings(self, sightings: list[tuple]) -> None:
+        if sightings:
+            self._insert("INSERT INTO sightings VALUES", _unique(sightings, 2),
+                         suffix=" ON CONFLICT (source_id, entry_key) DO UPDATE SET last_seen_at = excluded.last_seen_at")
+
+    def _insert(self, head: str, rows: Sequence[Sequence[Any]], *, suffix: str = "", chunk: int = 400) -> None:
+        """Multi-row VALUES statements: DuckDB runs ``executemany`` one row at a time,
+        which costs milliseconds a row; one statement per few hundred rows does not."""
+        for start in range(0, len(rows), chunk):
+            part = rows[start:start + chunk]
+            values = ", ".join(f"({_marks(len(r))})" for r in part)
+            self.con.execute(f"{head} {values}{suffix}", [v for r in part for v in r])
+
+    def _save_source_state(self, state: dict[str, Any]) -> None:
+        cols = [c for c in state if c != "source_id"]
+        sets = ", ".join(f"{c} = ?" for c in cols)
+        self.con.execute(f"UPDATE sources SET {sets} WHERE source_id = ?",
+                         [state[c] for c in cols] + [state["source_id"]])
+
+
+@dataclass
+class Batch:
+    """Rows one source produced in one run, written together by ``save_batch``."""
+
+    outlets: list[tuple] = field(default_factory=list)
+    articles: list[dict[str, Any]] = field(default_factory=list)
+    urls: list[tuple[str, str]] = field(default_factory=list)
+    fingerprints: list[tuple[str, list[int], list[int]]] = field(default_factory=list)
+    sightings: list[tuple] = field(default_factory=list)
+    fetch_log: list[tuple] = field(default_factory=list)
+    source_state: dict[str, Any] = field(default_factory=dict)
+
+
+def _unique(rows: Sequence[Sequence[Any]], key_len: int) -> list[tuple]:
+    """Rows with the same key (the first ``key_len`` values) collapse to the last one: one
+    statement may not touch a row twice under ON CONFLICT DO UPDATE."""
+    last: dict[tuple, tuple] = {}
+    for r in rows:
+        last[tuple(r[:key_len])] = tuple(r)
+    return list(last.values())
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
