@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 SUBJECT_MAX = 120
-STORY_NAME_MAX = 60
+STORY_NAME_MAX = 100
 TITLE_MAX = 300
 OUTLET_MAX = 80
 URL_MAX = 2048  # the same cap as ingestion: longer URLs are dropped there too

@@ -14,24 +14,14 @@ class OutboxQueries(Core):
     # (warehouse/migrations/0003_digest_outbox.sql). Windows are (start, end]: an article
     # belongs to the digest whose window holds its first_seen_at.
 
-    def has_relation(self, name: str) -> bool:
-        """Whether a table or view of that name exists."""
-        return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]))
-
     def _digest_inputs(self) -> str:
         """Two CTEs: ``raw``, one story's articles ($story), and ``sc``, the clusters of
-        copies. The one fallback: a warehouse without the story views counts every
-        extracted article, each its own cluster."""
-        if self.has_relation("story_articles") and self.has_relation("syndication_clusters"):
-            return ("raw AS (SELECT article_id, outlet_id, published_at, first_seen_at, event_at, cluster_id, "
-                    "is_copy FROM story_articles WHERE story_id = $story AND decision = 'relevant'), "
-                    "sc AS (SELECT cluster_id, origin_title, origin_outlet, origin_url, outlets "
-                    "FROM syndication_clusters)")
-        return ("raw AS (SELECT article_id, outlet_id, published_at, first_seen_at, "
-                "coalesce(published_at, first_seen_at) AS event_at, article_id AS cluster_id, FALSE AS is_copy "
-                "FROM articles WHERE status = 'extracted' AND $story IS NOT NULL), "
-                "sc AS (SELECT NULL::VARCHAR AS cluster_id, NULL::VARCHAR AS origin_title, "
-                "NULL::VARCHAR AS origin_outlet, NULL::VARCHAR AS origin_url, 0 AS outlets WHERE FALSE)")
+        copies. Reference articles are the story's yardstick, not news: left out."""
+        return ("raw AS (SELECT article_id, outlet_id, published_at, first_seen_at, event_at, cluster_id, "
+                "is_copy FROM story_articles WHERE story_id = $story AND decision = 'relevant' "
+                "AND NOT is_reference), "
+                "sc AS (SELECT cluster_id, origin_title, origin_outlet, origin_url, outlets "
+                "FROM syndication_clusters)")
 
     def _digest_query(self, body: str, params: dict[str, Any]) -> list[tuple]:
         """``body`` run over ``story`` (the story's articles with their outlet's name) and ``sc``."""
