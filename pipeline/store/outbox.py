@@ -17,7 +17,7 @@ class OutboxQueries(Core):
     def _digest_inputs(self) -> str:
         """Two CTEs: ``raw``, one story's articles ($story), and ``sc``, the clusters of
         copies. Reference articles are the story's yardstick, not news: left out."""
-        return ("raw AS (SELECT article_id, outlet_id, published_at, first_seen_at, event_at, cluster_id, "
+        return ("raw AS (SELECT article_id, outlet_id, url, published_at, first_seen_at, event_at, cluster_id, "
                 "is_copy FROM story_articles WHERE story_id = $story AND decision = 'relevant' "
                 "AND NOT is_reference), "
                 "sc AS (SELECT cluster_id, origin_title, origin_outlet, origin_url, outlets "
@@ -55,8 +55,8 @@ class OutboxQueries(Core):
             "SELECT coalesce(sc.origin_title, c.title, ''), coalesce(sc.origin_outlet, c.outlet), "
             "  coalesce(sc.origin_url, c.url), c.outlets AS n, c.links "
             "FROM (SELECT m.cluster_id, arg_min(a.title, m.rank) AS title, arg_min(m.outlet, m.rank) AS outlet,"
-            "    arg_min(a.url, m.rank) AS url, count(DISTINCT m.outlet) AS outlets,"
-            "    list([m.outlet, a.url] ORDER BY m.rank) FILTER (WHERE m.is_copy) AS links, min(m.at) AS first_at"
+            "    arg_min(m.url, m.rank) AS url, count(DISTINCT m.outlet) AS outlets,"
+            "    list([m.outlet, m.url] ORDER BY m.rank) FILTER (WHERE m.is_copy) AS links, min(m.at) AS first_at"
             "  FROM (SELECT s.*, coalesce(s.published_at, s.first_seen_at) AS at, row_number() OVER ("
             "      PARTITION BY s.cluster_id ORDER BY s.article_id <> s.cluster_id, s.is_copy,"
             "      coalesce(s.published_at, s.first_seen_at), s.article_id) AS rank"

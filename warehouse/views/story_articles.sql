@@ -13,7 +13,8 @@ SELECT
     a.outlet_id,
     coalesce(o.name, a.outlet_id, '(unknown)')        AS outlet,
     a.title,
-    a.url,
+    -- the clean canonical URL for people to follow; the fetched URL when there is none
+    CASE WHEN a.canonical_url LIKE 'http%' THEN a.canonical_url ELSE a.url END AS url,
     a.published_at,
     a.first_seen_at,
     coalesce(a.published_at, CASE WHEN a.is_reference THEN NULL ELSE a.first_seen_at END) AS event_at,

@@ -3,7 +3,8 @@
 -- (earliest published, else earliest seen), how many articles and outlets carried it.
 CREATE OR REPLACE VIEW syndication_clusters AS
 WITH members AS (
-    SELECT c.cluster_id, c.article_id, c.is_origin, a.outlet_id, a.title, a.url,
+    SELECT c.cluster_id, c.article_id, c.is_origin, a.outlet_id, a.title,
+           CASE WHEN a.canonical_url LIKE 'http%' THEN a.canonical_url ELSE a.url END AS url,
            a.published_at, a.first_seen_at, coalesce(o.name, a.outlet_id, '(unknown)') AS outlet
     FROM clusters c
     JOIN articles a USING (article_id)
