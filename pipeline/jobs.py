@@ -11,6 +11,7 @@ from . import fingerprint as fp
 from .config import Settings, reference_dir
 from .fetch import Fetcher, HttpLimits
 from . import dedup, documents, scoring, unresolved
+from .gate import RobotsGate
 from .isolate import IsolatedExtractor
 from .models import RunReport, SourceOutcome
 from .outlets import OutletResolver
@@ -57,6 +58,7 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     with Fetcher(http_limits(settings)) as fetcher:
         ctx = _context(store, fetcher, resolver, settings, run_id, now)
         ctx.extract = extractor
+        ctx.robots = RobotsGate(fetcher, store, now, float(settings.get("http", "feed_timeout")))
         for i, source_id in enumerate(due):
             if stop is not None and stop.is_set():
                 report.interrupted = True

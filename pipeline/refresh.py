@@ -15,6 +15,7 @@ from .errors import ExtractError, FetchError, SourceError
 from .extract import extract_article
 from .documents import SITEMAP_RECENT, Timeouts, fetch_document, read_document
 from .fetch import Fetcher, Validators
+from .gate import RobotsGate
 from .models import Article, FeedEntry, FetchResult, ParsedFeed, SourceOutcome
 from .outlets import OutletMatch, OutletResolver
 from .store import Batch, Store, article_id_for
@@ -38,6 +39,7 @@ class RunContext:
     max_backoff: timedelta
     on_page: Callable[[str], None] = lambda url: None
     extract: Callable[[bytes, str], Article] = extract_article
+    robots: RobotsGate | None = None  # None: robots.txt not consulted
     sitemap_since: datetime | None = None  # oldest sitemap date taken (documents.sitemap_since)
 
 
@@ -156,6 +158,8 @@ def _should_retry(ctx: RunContext, known: tuple[str, str]) -> bool:
 def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
                    link_key: str) -> str:
     ctx.on_page(entry.url or "")
+    if ctx.robots is not None and not ctx.robots.allows(entry.url or ""):
+        return _failed_article(ctx, work, state, entry, link_key, "robots: robots.txt disallows this page", False)
     try:
         page = ctx.fetcher.get(entry.url or "", deadline=ctx.page_timeout,
                                accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")

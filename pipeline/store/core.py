@@ -200,6 +200,17 @@ class Core:
             "ORDER BY a.first_seen_at, s.entry_key", [source_id, max_attempts])
         return rows
 
+    def robots_txt(self, origin: str, since: datetime) -> tuple[int | None, str | None] | None:
+        """(status, body) of the origin's robots.txt fetched after ``since``, if any."""
+        row = self.con.execute("SELECT status, body FROM robots_txt WHERE origin = ? AND fetched_at > ?",
+                               [origin, since]).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def save_robots_txt(self, origin: str, now: datetime, status: int | None, body: str | None) -> None:
+        self.con.execute("INSERT INTO robots_txt VALUES (?, ?, ?, ?) ON CONFLICT (origin) DO UPDATE SET "
+                         "fetched_at = excluded.fetched_at, status = excluded.status, body = excluded.body",
+                         [origin, now, status, body])
+
     def known_outlet_ids(self) -> set[str]:
         return {r[0] for r in self.con.execute("SELECT outlet_id FROM outlets").fetchall()}
 

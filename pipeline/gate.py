@@ -1,0 +1,47 @@
+"""May we fetch this article page? robots.txt, fetched once per origin and kept 24 hours.
+
+Feeds, sitemaps and search results are published to be polled, so only article pages
+pass through the gate. The rules themselves are read in ``robots`` (pure).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from . import robots
+from .errors import FetchError
+from .fetch import Fetcher
+from .store import Store
+
+KEEP = timedelta(hours=24)  # RFC 9309 §2.4: a cached robots.txt may be used up to 24 hours
+
+
+class RobotsGate:
+    def __init__(self, fetcher: Fetcher, store: Store, now: datetime, timeout: float) -> None:
+        self._fetcher, self._store, self._now, self._timeout = fetcher, store, now, timeout
+        self._known: dict[str, robots.Robots] = {}
+
+    def allows(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
+        if origin not in self._known:
+            self._known[origin] = self._rules(origin)
+        return self._known[origin].allowed(url)
+
+    def _rules(self, origin: str) -> robots.Robots:
+        kept = self._store.robots_txt(origin, self._now - KEEP)
+        if kept is None:
+            kept = self._fetch(origin)
+            self._store.save_robots_txt(origin, self._now, *kept)
+        status, body = kept
+        if status is None:
+            return robots.UNREACHABLE
+        return robots.parse_robots(body or "") if 200 <= status < 300 else robots.from_status(status)
+
+    def _fetch(self, origin: str) -> tuple[int | None, str | None]:
+        try:
+            result = self._fetcher.get(f"{origin}/robots.txt", deadline=self._timeout, accept="text/plain")
+        except FetchError as exc:
+            return (exc.status, None) if exc.kind == "http" else (None, None)
+        return result.status, result.body[:robots.MAX_BYTES].decode("utf-8", "replace")
