@@ -16,6 +16,7 @@ import argparse
 import csv
 import io
 import json
+import shutil
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -70,10 +71,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _progress_printer() -> Callable[[str, int, int, SourceOutcome | None], None]:
-    def show(source_id: str, done: int, total: int, outcome: SourceOutcome | None) -> None:
-        state = "..." if outcome is None else ("ok" if outcome.ok else f"FAILED ({outcome.error_kind})")
-        sys.stderr.write(f"\r\033[K[{done}/{total}] {source_id} {state}")
+def _progress_printer() -> Callable[..., None]:
+    def show(source_id: str, done: int, total: int, outcome: SourceOutcome | None, detail: str = "") -> None:
+        state = detail or "..." if outcome is None else ("ok" if outcome.ok else f"FAILED ({outcome.error_kind})")
+        line = f"[{done}/{total}] {source_id} {state}"
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        sys.stderr.write(f"\r\033[K{line[:width]}")
         if done == total and outcome is not None:
             sys.stderr.write("\n")
         sys.stderr.flush()

@@ -19,7 +19,8 @@ from .refresh import RunContext, refresh_source
 from .seeds import Seed, read_reference_set
 from .store import Batch, Store, article_id_for, open_writer, writer_lock
 
-Progress = Callable[[str, int, int, SourceOutcome | None], None]
+# progress(source_id, sources done, sources due, outcome or None while it runs[, detail])
+Progress = Callable[..., None]
 
 
 def http_limits(settings: Settings) -> HttpLimits:
@@ -65,6 +66,7 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
                 break
             if progress:
                 progress(source_id, i, len(due), None)
+                ctx.on_page = _page_progress(progress, source_id, i, len(due))
             outcome = refresh_source(ctx, source_id)
             report.outcomes.append(outcome)
             if progress:
@@ -75,6 +77,11 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     store.finish_run(run_id, datetime.now(now.tzinfo), "interrupted" if report.interrupted else "done",
                      _counts(report))
     return report
+
+
+def _page_progress(progress: Progress, source_id: str, done: int, total: int) -> Callable[[str], None]:
+    pages = iter(range(1, 1 << 30))
+    return lambda url: progress(source_id, done, total, None, f"page {next(pages)}: {url}")
 
 
 def analyse(store: Store, settings: Settings, now: datetime) -> dict[str, int]:
