@@ -13,7 +13,7 @@ from .fetch import Fetcher, HttpLimits
 from . import dedup, documents, scoring, unresolved
 from .gate import RobotsGate
 from .isolate import IsolatedExtractor
-from .models import RunReport, SourceOutcome
+from .models import RunReport
 from .outlets import OutletResolver
 from .refresh import RunContext, refresh_source
 from .seeds import Seed, read_reference_set
