@@ -265,6 +265,7 @@ def _unresolved_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "unresolved", "fail_reason": None,
         "attempts": 0, "title": entry.title, "published_at": entry.published,
+        "description": entry.summary,  # the aggregator's snippet: what scoring can read
         "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
     })
     _remember_urls(work, {link_key}, article_id)

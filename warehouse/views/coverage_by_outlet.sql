@@ -1,5 +1,5 @@
--- One row per outlet: how many articles it published (extracted pages and reference
--- articles alike), its first and last publication time (where pages state one) and when
+-- One row per outlet: how many articles it published (extracted pages, reference
+-- articles, and aggregator items whose page could not be reached, alike), its first and last publication time (where pages state one) and when
 -- newswatch first saw it.
 CREATE OR REPLACE VIEW coverage_by_outlet AS
 SELECT
@@ -11,6 +11,6 @@ SELECT
     min(a.first_seen_at)                             AS first_seen
 FROM articles a
 LEFT JOIN outlets o USING (outlet_id)
-WHERE a.status IN ('extracted', 'reference')
+WHERE a.status IN ('extracted', 'reference', 'unresolved')
 GROUP BY ALL
 ORDER BY articles DESC, outlet;
