@@ -198,6 +198,12 @@ def test_requests_are_recorded_with_headers(room: Newsroom, client: httpx.Client
     assert len(recorded) == 1
     assert recorded[0].method == "GET" and recorded[0].target == path + "?probe=1"
     assert recorded[0].headers["user-agent"] == "newsroom-probe/1"
+    # The server marks the request answered just after the last byte left, which can be
+    # a moment after the client has read it: wait for the mark, briefly.
+    deadline = time.monotonic() + 2
+    while room.requests_for(path)[before:][0].finished is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    recorded = room.requests_for(path)[before:]
     assert recorded[0].finished is not None and recorded[0].finished >= recorded[0].time
 
 
