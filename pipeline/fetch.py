@@ -26,6 +26,8 @@ import ssl
 import threading
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -143,7 +145,7 @@ class Fetcher:
         return target, headers, extensions
 
     def _allowed_address(self, original: str, host: str, port: int) -> str:
-        addresses = resolve(original, host, port)
+        addresses = resolve(original, host, port, self.limits.connect_timeout)
         allowed = [a for a in addresses if address_allowed(a, self.limits.allow_networks)]
         if not allowed:
             shown = ", ".join(str(a) for a in addresses[:3])
@@ -338,14 +340,24 @@ def _default_port(scheme: str) -> int:
     return 443 if scheme == "https" else 80
 
 
-def resolve(url: str, host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+# getaddrinfo has no timeout of its own; it runs here so a hanging resolver costs at most
+# the connect timeout (the lookup thread finishes on its own later).
+_DNS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="newswatch-dns")
+
+
+def resolve(url: str, host: str, port: int,
+            timeout: float = 10.0) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """All addresses of ``host`` (an IP literal resolves to itself, without DNS)."""
     try:
         return [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
         pass
+    lookup = _DNS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout=timeout)
+    except FutureTimeout as exc:
+        raise FetchError(url, f"timed out: DNS lookup of {host} took longer than {timeout:g} s",
+                         kind="timeout") from exc
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(url, f"network error: cannot resolve {host}: {exc}", kind="network") from exc
     seen: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
