@@ -1,13 +1,5 @@
 """The core of the store: connect, migrate, apply views, lock, runs, sources, articles,
-and the batch of one source.
-
-DuckDB lets one process hold the file read-write and others read only when no writer
-holds it. So a job opens the warehouse, works, and closes it; writers first take a
-non-blocking lock file beside the warehouse, and a second writer exits at once with
-``LockedError``. Each source's results are written in one transaction together with the
-source's poll state, so a crash or kill loses at most the source in progress, whose feed
-is then fetched again (without validators) by the next run.
-"""
+and the batch of one source (the package docstring says how the warehouse is shared)."""
 
 from __future__ import annotations
 
