@@ -184,6 +184,8 @@ def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     # from the canonical URL.
     prior = ctx.store.article_for_url(link_key)
     article_id = prior[0] if prior else article_id_for(article.canonical_url)
+    if prior:  # scored on its feed snippet until now: the page text decides from here
+        work.batch.rescore.append(article_id)
     outlet = _outlet(ctx, work, state, article.url, article.site_name)
     print_ = fp.fingerprint(article.text)
     row = _article_row(ctx, article_id, article, outlet, print_)
@@ -247,6 +249,7 @@ def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "failed", "fail_reason": reason[:500],
         "fail_transient": transient, "attempts": attempts, "title": entry.title, "published_at": entry.published,
+        "description": entry.summary,  # the feed's snippet: what scoring can read without the page
         "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
     })
     _remember_urls(work, {link_key}, article_id)
@@ -308,11 +311,11 @@ def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result
 def _retry_failed_pages(ctx: RunContext, work: _SourceWork, state: dict[str, Any]) -> None:
     """An unchanged feed lists no new entries, but its pages that failed for a passing
     reason (timeout, 5xx) are still owed a fetch: they get one, up to MAX_PAGE_ATTEMPTS."""
-    for key, url, title, published in ctx.store.failed_pages_of(work.source_id, MAX_PAGE_ATTEMPTS):
+    for key, url, title, published, snippet in ctx.store.failed_pages_of(work.source_id, MAX_PAGE_ATTEMPTS):
         if work.pages_fetched >= ctx.max_pages:
             return
         work.pages_fetched += 1
-        entry = FeedEntry(key=key, url=url, title=title, published=published)
+        entry = FeedEntry(key=key, url=url, title=title, published=published, summary=snippet)
         _fetch_article(ctx, work, state, entry, fp.canonical_url(url))
 
 

@@ -88,7 +88,7 @@ class AnalysisQueries(Core):
             "SELECT a.article_id, a.title, coalesce(a.body, a.description, '') AS body, a.published_at, "
             "a.is_reference, a.reference_file "
             "FROM articles a WHERE (a.status IN ('extracted', 'reference') AND a.body IS NOT NULL "
-            "OR a.status = 'unresolved') AND NOT EXISTS "
+            "OR a.status IN ('unresolved', 'failed')) AND NOT EXISTS "
             "(SELECT 1 FROM story_scores s WHERE s.story_id = ? AND s.article_id = a.article_id) ORDER BY 1",
             [story_id])
         return [dict(zip(cols, r)) for r in rows]

@@ -185,9 +185,11 @@ class Core:
                                 "FROM articles WHERE article_id = ?", [max_attempts, article_id]))
 
     def failed_pages_of(self, source_id: str, max_attempts: int) -> list[tuple]:
-        """(entry_key, url, title, published_at) of this source's pages worth another try."""
+        """(entry_key, url, title, published_at, description) of this source's pages worth
+        another try."""
         _, rows = self.query(
-            "SELECT s.entry_key, a.url, a.title, a.published_at FROM sightings s JOIN articles a USING (article_id) "
+            "SELECT s.entry_key, a.url, a.title, a.published_at, a.description FROM sightings s "
+            "JOIN articles a USING (article_id) "
             "WHERE s.source_id = ? AND a.status = 'failed' AND a.fail_transient AND a.attempts < ? "
             "ORDER BY a.first_seen_at, s.entry_key", [source_id, max_attempts])
         return rows
@@ -215,6 +217,9 @@ class Core:
             self._save_urls(batch.urls)
             self._save_fingerprints(batch.fingerprints)
             self._save_sightings(batch.sightings)
+            if batch.rescore:
+                self.con.execute("DELETE FROM story_scores WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
+                                 [batch.rescore])
             if batch.fetch_log:
                 self._insert("INSERT INTO fetch_log VALUES", batch.fetch_log)
             if batch.source_state:
@@ -287,6 +292,7 @@ class Batch:
     sightings: list[tuple] = field(default_factory=list)
     fetch_log: list[tuple] = field(default_factory=list)
     source_state: dict[str, Any] = field(default_factory=dict)
+    rescore: list[str] = field(default_factory=list)  # articles whose text changed: old scores go
 
 
 def _unique(rows: Sequence[Sequence[Any]], key_len: int) -> list[tuple]:

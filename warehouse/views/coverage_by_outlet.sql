@@ -1,5 +1,6 @@
--- One row per outlet: how many articles it published (extracted pages, reference
--- articles, and aggregator items whose page could not be reached, alike), its first and last publication time (where pages state one) and when
+-- One row per outlet: how many articles it published (pages read and reference articles
+-- alike; a page that could not be read is counted only by the story views, and only when
+-- its feed snippet is about the story), its first and last publication time (where pages state one) and when
 -- newswatch first saw it.
 CREATE OR REPLACE VIEW coverage_by_outlet AS
 SELECT
@@ -11,6 +12,6 @@ SELECT
     min(a.first_seen_at)                             AS first_seen
 FROM articles a
 LEFT JOIN outlets o USING (outlet_id)
-WHERE a.status IN ('extracted', 'reference', 'unresolved')
+WHERE a.status IN ('extracted', 'reference')
 GROUP BY ALL
 ORDER BY articles DESC, outlet;

@@ -8,6 +8,6 @@ SELECT
     count(*)                                                                AS articles
 FROM articles a
 LEFT JOIN outlets o USING (outlet_id)
-WHERE a.status IN ('extracted', 'reference', 'unresolved')
+WHERE a.status IN ('extracted', 'reference')
 GROUP BY ALL
 ORDER BY day, outlet;

@@ -4,9 +4,10 @@
 -- publication time, else when newswatch first saw it; NULL for an undated reference
 -- article (loading the seeds says nothing about when they were published). Reference
 -- articles of unknown outlet are left out: they are the story's yardstick, not coverage.
--- An aggregator item whose page could not be reached (`resolved` false) counts at the
--- publisher the aggregator named, scored on its title and snippet, until the page turns
--- up by another channel and the item is merged into it.
+-- An article whose page newswatch could not read (`resolved` false: an aggregator link
+-- it cannot follow, a paywall, a 404, robots.txt) is scored on the title and snippet its
+-- feed gave and counts at its outlet (the aggregator's named publisher), until the page
+-- is read or the item is merged into the page found by another channel.
 CREATE OR REPLACE VIEW story_articles AS
 SELECT
     s.story_id,
@@ -22,7 +23,7 @@ SELECT
     a.first_seen_at,
     coalesce(a.published_at, CASE WHEN a.is_reference THEN NULL ELSE a.first_seen_at END) AS event_at,
     a.is_reference,
-    a.status <> 'unresolved'                           AS resolved,
+    a.status IN ('extracted', 'reference')             AS resolved,
     coalesce(c.cluster_id, a.article_id)               AS cluster_id,
     NOT coalesce(c.is_origin, TRUE)                    AS is_copy
 FROM story_scores s
@@ -30,5 +31,5 @@ JOIN articles a USING (article_id)
 LEFT JOIN outlets o USING (outlet_id)
 LEFT JOIN clusters c USING (article_id)
 WHERE s.decision = 'relevant'
-  AND a.status IN ('extracted', 'reference', 'unresolved')
+  AND a.status IN ('extracted', 'reference', 'unresolved', 'failed')
   AND (a.outlet_id IS NOT NULL OR NOT a.is_reference);

@@ -7,7 +7,7 @@ WITH seen AS (
            CAST(timezone('UTC', coalesce(published_at, first_seen_at)) AS DATE) AS day,
            count(*) AS all_articles
     FROM articles
-    WHERE status IN ('extracted', 'unresolved') AND outlet_id IS NOT NULL
+    WHERE status IN ('extracted', 'unresolved', 'failed') AND outlet_id IS NOT NULL
     GROUP BY ALL
 ), story AS (
     SELECT story_id, outlet_id, any_value(outlet) AS outlet,
