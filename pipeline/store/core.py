@@ -205,9 +205,6 @@ class Core:
                          "fetched_at = excluded.fetched_at, status = excluded.status, body = excluded.body",
                          [origin, now, status, body])
 
-    def known_outlet_ids(self) -> set[str]:
-        return {r[0] for r in self.con.execute("SELECT outlet_id FROM outlets").fetchall()}
-
     # -- the batch of one source -----------------------------------------------------------
     def save_batch(self, batch: Batch) -> None:
         """Everything one source produced, in one transaction with its poll state."""
