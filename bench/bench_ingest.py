@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from newsroom import Newsroom  # noqa: E402
+
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.jobs import ingest  # noqa: E402
 

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import fingerprint as fp  # noqa: E402
-from pipeline import neardup  # noqa: E402
+from pipeline.content import fingerprint as fp  # noqa: E402
+from pipeline.content import neardup  # noqa: E402
 
 SEEDS = ROOT / "seeds"
 DATA = ROOT / "tests" / "data" / "neardup"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import dedup  # noqa: E402
-from pipeline import fingerprint as fp  # noqa: E402
+from pipeline.content import dedup  # noqa: E402
+from pipeline.content import fingerprint as fp  # noqa: E402
 from pipeline.store import Batch, article_id_for, open_writer  # noqa: E402
 
 WORDS = [f"w{i}" for i in range(20000)]

@@ -18,8 +18,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .config import Settings
-from .errors import LockedError, NewswatchError
+from pipeline.config import Settings
+from pipeline.errors import LockedError, NewswatchError
+from pipeline.models import format_report
 
 log = logging.getLogger("newswatch.daemon")
 
@@ -44,8 +45,7 @@ def digest_trigger(settings: Settings) -> CronTrigger:
 
 
 def ingest_job(settings: Settings, stop: threading.Event) -> None:
-    from .cli import format_report
-    from .jobs import ingest
+    from pipeline.jobs import ingest
 
     try:
         report = ingest(settings, datetime.now(timezone.utc), stop=stop)

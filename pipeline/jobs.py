@@ -7,17 +7,20 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from . import fingerprint as fp
-from .config import Settings, reference_dir
-from .fetch import Fetcher, HttpLimits
-from . import dedup, documents, scoring, unresolved
-from .gate import RobotsGate
-from .isolate import IsolatedExtractor
-from .models import RunReport
-from .outlets import OutletResolver
-from .refresh import RunContext, refresh_source
-from .seeds import Seed, read_reference_set
-from .store import Batch, Store, article_id_for, open_writer, writer_lock
+from pipeline.acquire import documents
+from pipeline.acquire.fetch import Fetcher, HttpLimits
+from pipeline.acquire.robots_gate import RobotsGate
+from pipeline.config import Settings, reference_dir
+from pipeline.config.references import Seed, read_reference_set
+from pipeline.content import dedup
+from pipeline.content import fingerprint as fp
+from pipeline.content.outlets import OutletResolver
+from pipeline.content.worker import IsolatedExtractor
+from pipeline.models import RunReport
+from pipeline.refresh import RunContext, refresh_source
+from pipeline.store import Batch, Store, article_id_for, open_writer, writer_lock
+from pipeline.story import decisions as scoring
+from pipeline.story import unresolved
 
 # progress(source_id, sources done, sources due, outcome or None while it runs[, detail])
 Progress = Callable[..., None]
@@ -197,11 +200,11 @@ from email.utils import parseaddr  # noqa: E402
 from typing import Iterator, Sequence  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
-from .config import smtp_password  # noqa: E402
-from .digest import DAYS, ClusterItem, DigestData, render_digest  # noqa: E402
-from .errors import ConfigError, MailError  # noqa: E402
-from .mailer import SmtpSettings, send_message, wire_bytes  # noqa: E402
-from .models import DigestOutcome  # noqa: E402
+from pipeline.config import smtp_password  # noqa: E402
+from pipeline.deliver.digest import DAYS, ClusterItem, DigestData, render_digest  # noqa: E402
+from pipeline.deliver.mailer import SmtpSettings, send_message, wire_bytes  # noqa: E402
+from pipeline.errors import ConfigError, MailError  # noqa: E402
+from pipeline.models import DigestOutcome  # noqa: E402
 
 FAILING_FOR = timedelta(days=1)  # a source failing this long is listed in the digest
 

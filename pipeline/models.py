@@ -15,7 +15,7 @@ class FeedEntry:
     """One item of a feed, sitemap or search result list, already normalized.
 
     ``key`` is stable across polls of the same source: the GUID when the feed gives a
-    usable one, else a hash of the link, else a hash of title + date (see ``parse``).
+    usable one, else a hash of the link, else a hash of title + date (see ``acquire.feeds``).
     ``url`` is absolute, with aggregator redirect wrappers removed where possible.
     ``published`` is timezone-aware UTC or None.
     """
@@ -167,3 +167,22 @@ class DigestOutcome:
     def undelivered(self) -> bool:
         """Sent for in this call, and not known to have arrived."""
         return self.attempted and self.state != "sent"
+
+
+def format_report(report: RunReport, *, verbose: bool = True) -> str:
+    """A run's summary as the command line and the daemon's log both word it."""
+    lines = []
+    if verbose:
+        for o in report.outcomes:
+            if not o.ok:
+                lines.append(f"  FAILED {o.source_id}: [{o.error_kind}] {o.error}")
+            elif o.error:
+                lines.append(f"  warning {o.source_id}: {o.error}")
+    kinds = ", ".join(f"{k} {n}" for k, n in report.failures_by_kind().items())
+    lines.append(f"run {report.run_id}: sources ok {report.sources_ok}, failed {report.sources_failed}"
+                 + (f" ({kinds})" if kinds else ""))
+    lines.append(f"  new sightings {report.new_sightings}, new articles {report.new_articles}, "
+                 f"extraction failures {report.extraction_failures}, reference articles {report.seeds_loaded}")
+    if report.interrupted:
+        lines.append("  interrupted: stopped before all sources were polled; the next run goes on")
+    return "\n".join(lines)

@@ -10,15 +10,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from . import fingerprint as fp
-from .errors import ExtractError, FetchError, SourceError
-from .extract import extract_article
-from .documents import SITEMAP_RECENT, Timeouts, fetch_document, read_document
-from .fetch import Fetcher, Validators
-from .gate import RobotsGate
-from .models import Article, FeedEntry, FetchResult, ParsedFeed, SourceOutcome
-from .outlets import OutletMatch, OutletResolver
-from .store import Batch, Store, article_id_for
+from pipeline.acquire.documents import (
+    SITEMAP_RECENT,
+    Timeouts,
+    fetch_document,
+    read_document,
+)
+from pipeline.acquire.fetch import Fetcher, Validators
+from pipeline.acquire.robots_gate import RobotsGate
+from pipeline.content import fingerprint as fp
+from pipeline.content.extract import extract_article
+from pipeline.content.outlets import OutletMatch, OutletResolver
+from pipeline.errors import ExtractError, FetchError, SourceError
+from pipeline.models import Article, FeedEntry, FetchResult, ParsedFeed, SourceOutcome
+from pipeline.store import Batch, Store, article_id_for
 
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
 MAX_PAGE_ATTEMPTS = 3

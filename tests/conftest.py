@@ -23,7 +23,6 @@ from typing import Any
 
 import duckdb
 import pytest
-
 from newsroom import Newsroom, toml_value
 
 NEWSWATCH = (sys.executable, "-m", "pipeline.cli")

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import Site, make_site, rows, start_newswatch
 from newsroom import Newsroom
+
 from pipeline.store import writer_lock
 
 

@@ -10,8 +10,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Site, make_site, rewrite_sources, rows, set_setting, start_newswatch
+from conftest import (
+    Site,
+    make_site,
+    rewrite_sources,
+    rows,
+    set_setting,
+    start_newswatch,
+)
 from newsroom import Newsroom
+
 from pipeline.store import lock_is_held
 
 

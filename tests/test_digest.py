@@ -13,10 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.digest import (
-    BAR_COLOR, MAX_BARS, SPARKS, SUBJECT_MAX, TITLE_MAX, ClusterItem, DigestData,
-    FailingSource, clean_line, daily_series, digest_subject, render_digest,
-    render_preview_html, safe_http_url, sparkline,
+from pipeline.deliver.digest import (
+    BAR_COLOR,
+    MAX_BARS,
+    SPARKS,
+    SUBJECT_MAX,
+    TITLE_MAX,
+    ClusterItem,
+    DigestData,
+    FailingSource,
+    clean_line,
+    daily_series,
+    digest_subject,
+    render_digest,
+    render_preview_html,
+    safe_http_url,
+    sparkline,
 )
 
 GOLDEN = Path(__file__).parent / "data" / "digest"

@@ -29,9 +29,10 @@ from typing import Any, Iterator
 import duckdb
 import pytest
 from aiosmtpd.controller import Controller
-
 from newsroom import Newsroom
+
 from pipeline import cli
+from pipeline.cli import digest as cli_digest
 from pipeline.config import load_settings
 from pipeline.daemon import build_scheduler
 from pipeline.jobs import ingest, send_digest
@@ -442,7 +443,7 @@ def test_the_daemon_sends_the_due_digest_once(
     config = make_config(filled, tmp_path, controller.port, recipients=["desk@newsroom.test"],
                          time="06:30", timezone="America/New_York")
     settings = load_settings(config)
-    scheduler = build_scheduler(settings, threading_event(), run_now=False, extra_jobs=cli.daemon_jobs(settings))
+    scheduler = build_scheduler(settings, threading_event(), run_now=False, extra_jobs=cli_digest.daemon_jobs(settings))
     daily = scheduler.get_job("digest")
     after = datetime(2026, 6, 12, 12, 0, tzinfo=UTC)
     fire = daily.trigger.get_next_fire_time(None, after)

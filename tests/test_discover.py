@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import discover
-from pipeline.discover import DiscoveredFeed
+from pipeline.acquire import discover
+from pipeline.acquire.discover import DiscoveredFeed
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 SITE = "https://www.leftcolumn.example"

@@ -18,12 +18,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from conftest import make_site, rewrite_sources, rows
 from newsroom import Newsroom, render_home, token_link
+
+from pipeline.acquire.documents import MAX_CHILDREN
 from pipeline.config import load_settings
-from pipeline.documents import MAX_CHILDREN
-from pipeline.fingerprint import canonical_url
+from pipeline.content.fingerprint import canonical_url
 from pipeline.jobs import ingest
 
 # Loaded into the `newswatch run` subprocess through PYTHONPATH: logs every DNS lookup

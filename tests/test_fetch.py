@@ -19,11 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import Recorder, Site, make_site, rows
 from newsroom import HUGE_LENGTH, TRAPS, Newsroom
+
+from pipeline.acquire.fetch import Fetcher, HttpLimits, Validators
 from pipeline.errors import FetchError
-from pipeline.fetch import Fetcher, HttpLimits, Validators
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 UA = "newswatch-fetch-tests/1.0 (+http://127.0.0.1/)"

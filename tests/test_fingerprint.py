@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from pipeline import fingerprint as fp
+from pipeline.content import fingerprint as fp
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))

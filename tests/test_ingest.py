@@ -28,15 +28,26 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from conftest import (GROWING_TABLES, Recorder, Site, make_site, read_only, rewrite_sources, row_counts,
-                      rows, set_setting, start_newswatch, table_contents)
+from conftest import (
+    GROWING_TABLES,
+    Recorder,
+    Site,
+    make_site,
+    read_only,
+    rewrite_sources,
+    row_counts,
+    rows,
+    set_setting,
+    start_newswatch,
+    table_contents,
+)
 from newsroom import SEEDS_DIR, Newsroom, RecordedRequest, not_modified
-from pipeline import fingerprint as fp
-from pipeline import neardup
+
 from pipeline.config import Outlet
-from pipeline.outlets import OutletResolver
-from pipeline.seeds import read_reference_set
+from pipeline.config.references import read_reference_set
+from pipeline.content import fingerprint as fp
+from pipeline.content import neardup
+from pipeline.content.outlets import OutletResolver
 from pipeline.store import lock_is_held, sql_files
 
 # The facts of issue 2 that a rerun must leave exactly as they were.

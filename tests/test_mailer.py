@@ -18,9 +18,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from pipeline.digest import ClusterItem, DigestData, render_digest
+from pipeline.deliver.digest import ClusterItem, DigestData, render_digest
+from pipeline.deliver.mailer import SmtpSettings, deliver, dot_stuffed, send_message
 from pipeline.errors import MailError
-from pipeline.mailer import SmtpSettings, deliver, dot_stuffed, send_message
 
 HOST = "127.0.0.1"
 HELO = "client.newswatch.test"  # given so that neither side looks up its own FQDN

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import fingerprint as fp
-from pipeline import neardup
-from pipeline.neardup import compare
+from pipeline.content import fingerprint as fp
+from pipeline.content import neardup
+from pipeline.content.neardup import compare
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))

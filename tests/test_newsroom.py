@@ -18,7 +18,6 @@ from xml.etree import ElementTree
 import feedparser
 import httpx
 import pytest
-
 from newsroom import HUGE_LENGTH, SEEDS_DIR, STOP_SECONDS, TRAPS, Feed, Newsroom
 
 

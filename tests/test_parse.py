@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import parse
+from pipeline.acquire import feeds as parse
 from pipeline.errors import ParseError
 
 FEEDS = Path(__file__).parent / "data" / "feeds"

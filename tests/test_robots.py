@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import rows
-from pipeline.robots import from_status, parse_robots
+
+from pipeline.acquire.robots import from_status, parse_robots
 
 RULES = """
 # comments and blank lines are ignored

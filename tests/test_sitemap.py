@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import sitemap
+from pipeline.acquire import sitemaps as sitemap
 from pipeline.errors import ParseError
 
 FEEDS = Path(__file__).parent / "data" / "feeds"

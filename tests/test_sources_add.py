@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from newsroom import Newsroom
+
 from pipeline.cli import main
 from pipeline.config import load_settings
 from pipeline.store import open_writer

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import evaluate as ev
-from pipeline import story as st
+from pipeline.config import stories
 from pipeline.errors import ConfigError
+from pipeline.story import evaluate as ev
+from pipeline.story import scorer as st
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config"
@@ -23,9 +24,9 @@ SEEDS = ev.reference_seeds(ROOT / "seeds")
 JUNE_10 = datetime(2026, 6, 10, 12, 0, tzinfo=timezone.utc)
 
 
-def default_story() -> st.StoryDef:
+def default_story() -> stories.StoryDef:
     doc = tomllib.loads((CONFIG / "stories" / "rsi-pause.toml").read_text(encoding="utf-8"))
-    return st.story_from_dict(doc, "stories/rsi-pause.toml")
+    return stories.story_from_dict(doc, "stories/rsi-pause.toml")
 
 
 def minimal_doc(**changes: object) -> dict:
@@ -54,7 +55,7 @@ def test_every_problem_names_the_file_and_the_key() -> None:
     doc = minimal_doc(window_start="2026-06-01", colour="blue",
                       thresholds={"relevant": "high", "borderline": 0.2, "extra": 1},
                       terms={"anchor": [], "topic": {"g": "not a list"}})
-    story, problems = st.parse_story(doc, "stories/bad.toml")
+    story, problems = stories.parse_story(doc, "stories/bad.toml")
     assert story is None
     assert all(p.startswith("stories/bad.toml: ") for p in problems)
     for key in ("'window_start'", "'colour'", "'thresholds.relevant'", "'thresholds.extra'",
@@ -66,7 +67,7 @@ def test_every_problem_names_the_file_and_the_key() -> None:
 def test_missing_keys_and_inconsistent_values_are_reported() -> None:
     doc = minimal_doc(window_end=date(2025, 1, 1), thresholds={"relevant": 0.3, "borderline": 0.5})
     del doc["name"]
-    _, problems = st.parse_story(doc, "x.toml")
+    _, problems = stories.parse_story(doc, "x.toml")
     assert "x.toml: missing key 'name'" in problems
     assert any("'window_end'" in p and "on or after" in p for p in problems)
     assert any("'thresholds.borderline'" in p and "<= thresholds.relevant" in p for p in problems)
@@ -74,7 +75,7 @@ def test_missing_keys_and_inconsistent_values_are_reported() -> None:
 
 def test_story_from_dict_raises_config_error_listing_all_problems() -> None:
     with pytest.raises(ConfigError) as info:
-        st.story_from_dict(minimal_doc(id="Bad Id!", query=3), "stories/demo.toml")
+        stories.story_from_dict(minimal_doc(id="Bad Id!", query=3), "stories/demo.toml")
     assert len(info.value.problems) == 2
     assert "stories/demo.toml" in str(info.value)
 
@@ -82,7 +83,7 @@ def test_story_from_dict_raises_config_error_listing_all_problems() -> None:
 # ---------------------------------------------------------------- terms
 
 def test_phrases_match_whole_words_across_hyphens_with_prefix_wildcards() -> None:
-    rule = st.TermRule(anchor=("Jack Clark",), topic=(("mech", ("self-improv*", "improv* itself")),))
+    rule = stories.TermRule(anchor=("Jack Clark",), topic=(("mech", ("self-improv*", "improv* itself")),))
     hit = st.match_terms(rule, "JACK CLARK on self improvement; the model is improving itself.")
     assert hit.anchor == ("Jack Clark",) and hit.groups == (("mech", ("self-improv*", "improv* itself")),)
     assert hit.rule_met
@@ -114,7 +115,7 @@ def test_outside_the_window_is_not_relevant_but_keeps_its_score() -> None:
 
 
 def test_window_end_is_inclusive_and_dates_are_read_in_utc() -> None:
-    story = st.story_from_dict(minimal_doc(window_end=date(2026, 1, 31)), "demo.toml")
+    story = stories.story_from_dict(minimal_doc(window_end=date(2026, 1, 31)), "demo.toml")
     tz_plus_two = timezone(timedelta(hours=2))
     assert st.in_window(story, datetime(2026, 1, 31, 23, 59, tzinfo=timezone.utc)) is True
     assert st.in_window(story, datetime(2026, 2, 1, 0, 30, tzinfo=timezone.utc)) is False

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from newsroom import Newsroom
-from pipeline import dedup
-from pipeline import fingerprint as fp
+
+from pipeline.content import dedup
+from pipeline.content import fingerprint as fp
 from pipeline.store import Batch, article_id_for, open_writer
 
 NEWSWATCH = [sys.executable, "-m", "pipeline.cli"]

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import LockedError, StoreError
+from pipeline.errors import LockedError, StoreError
+
 from .analysis import AnalysisQueries
 from .core import Batch, Core, article_id_for, lock_is_held, sql_files, writer_lock
 from .discovery import DiscoveryQueries

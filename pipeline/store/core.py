@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 
 import duckdb
 
-from ..errors import LockedError, StoreError
+from pipeline.errors import LockedError, StoreError
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 

@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from pipeline.errors import ConfigError
 
 _SEED_KEYS = {"file", "headline", "headline_line", "outlet", "url", "published"}
 

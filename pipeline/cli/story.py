@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import fingerprint as fp
-from . import story as story_mod
-from .config import Settings
-from .errors import ConfigError, StoreError
+from pipeline.config import Settings
+from pipeline.content import fingerprint as fp
+from pipeline.errors import ConfigError, StoreError
+from pipeline.story import scorer as story_mod
 
 
 def _args_explain(p: argparse.ArgumentParser) -> None:
@@ -23,8 +23,8 @@ def _args_explain(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
-    from .scoring import references, score_article
-    from .store import open_reader
+    from pipeline.store import open_reader
+    from pipeline.story.decisions import references, score_article
 
     store = open_reader(settings.warehouse_path)
     try:
@@ -101,7 +101,7 @@ def _args_rescore(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
-    from .jobs import rescore
+    from pipeline.jobs import rescore
 
     try:
         result = rescore(settings, datetime.now(timezone.utc), story_id=args.story,
@@ -123,7 +123,7 @@ def _args_eval(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from .evaluate import evaluate, format_eval
+    from pipeline.story.evaluate import evaluate, format_eval
 
     folder = Path(args.labelled) if args.labelled else settings.config_dir.parent / "tests" / "data" / "labelled"
     if not (folder / "labels.toml").exists():

@@ -37,8 +37,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpcore
 import httpx
 
-from .errors import FetchError
-from .models import FetchResult
+from pipeline.errors import FetchError
+from pipeline.models import FetchResult
 
 MAX_URL_LENGTH = 2048
 _REDIRECTS = (301, 302, 303, 307, 308)

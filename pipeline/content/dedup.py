@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from . import fingerprint as fp
-from . import neardup
-from .store import Store
+from pipeline.content import fingerprint as fp
+from pipeline.content import neardup
+from pipeline.store import Store
 
 Link = tuple[str, str, str, float | None, float | None]  # a < b, relation, jaccard, containment
 

@@ -20,10 +20,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import feedparser
 
-from pipeline import discover, sitemap
+from pipeline.acquire import discover, sitemaps
+from pipeline.acquire.sitemaps import (
+    absolute_http_url,
+    short_hash,
+    url_key,
+    w3c_datetime,
+)
 from pipeline.errors import ParseError
 from pipeline.models import FeedEntry, ParsedFeed
-from pipeline.sitemap import absolute_http_url, short_hash, url_key, w3c_datetime
 
 MAX_ENTRIES = 2000
 MAX_URL_LENGTH = 2048
@@ -382,7 +387,7 @@ def parse_search_json(body: bytes, base_url: str, *, max_entries: int = MAX_ENTR
 
 # --- any document ----------------------------------------------------------------------
 
-def _from_sitemap(doc: sitemap.SitemapDoc) -> ParsedFeed:
+def _from_sitemap(doc: sitemaps.SitemapDoc) -> ParsedFeed:
     return ParsedFeed(kind="sitemap" if doc.kind == "urlset" else "sitemap-index",
                       title=None, link=None, entries=doc.entries, warnings=doc.warnings,
                       dropped=doc.dropped, children=doc.children)
@@ -401,19 +406,19 @@ def _parse_json_document(body: bytes, base_url: str, limits: _Limits) -> ParsedF
 
 def parse_document(body: bytes, base_url: str, content_type: str | None = None, *,
                    max_entries: int = MAX_ENTRIES, max_url_length: int = MAX_URL_LENGTH,
-                   max_bytes: int = sitemap.MAX_BYTES, since: datetime | None = None
+                   max_bytes: int = sitemaps.MAX_BYTES, since: datetime | None = None
                    ) -> ParsedFeed:
     """Read whatever a source served: JSON Feed, search JSON, RSS/Atom/RDF or a sitemap.
 
     Sitemap indexes come back with ``kind="sitemap-index"`` and their ``children``.
     ``since`` only filters sitemaps (feeds are short; the store skips what it has seen).
     """
-    if sitemap.is_gzip(body):
-        body = sitemap.gunzip(body, base_url, max_bytes=max_bytes)
+    if sitemaps.is_gzip(body):
+        body = sitemaps.gunzip(body, base_url, max_bytes=max_bytes)
     if discover.looks_like_json(body):
         return _parse_json_document(body, base_url, _Limits(max_entries, max_url_length))
     if discover.sniff_kind(body, content_type) == "sitemap":
-        return _from_sitemap(sitemap.parse_sitemap(
+        return _from_sitemap(sitemaps.parse_sitemap(
             body, base_url, since=since, max_entries=max_entries,
             max_url_length=max_url_length, max_bytes=max_bytes))
     return parse_feed(body, base_url, content_type, max_entries=max_entries,

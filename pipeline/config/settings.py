@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote_plus, urlsplit
 
-from .errors import ConfigError
+from pipeline.config import addresses
+from pipeline.config import stories as story_defs
+from pipeline.config.references import read_reference_set
+from pipeline.errors import ConfigError
 
 ENV_CONFIG = "NEWSWATCH_CONFIG"
 SOURCE_KINDS = ("feed", "search", "sitemap", "page")
@@ -107,7 +112,7 @@ class Settings:
     values: dict[str, dict[str, Any]]
     outlets: tuple[Outlet, ...]
     sources: tuple[SourceDef, ...]
-    stories: tuple[Any, ...] = field(default=())  # story.StoryDef
+    stories: tuple[Any, ...] = field(default=())  # config.stories.StoryDef
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
@@ -125,6 +130,12 @@ class Settings:
             if s.id == story_id:
                 return s
         raise KeyError(story_id)
+
+
+def outlet_slug(name: str) -> str:
+    """An outlet id made from a name: ASCII letters and digits joined by "-"."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
 
 
 def resolve_config_dir(arg: str | None) -> Path:
@@ -255,21 +266,19 @@ def _cross_checks(values: dict[str, dict[str, Any]], fname: str, problems: list[
 def _digest_address_problems(digest: dict[str, Any]) -> list[str]:
     """The checks the digest renderer and the mailer apply, made at load time so a bad
     address stops the job before an outbox row is written."""
-    from .digest import _address, _domain  # the renderer's own rules, so both agree
-
     problems = []
     for key, value in [("sender", digest["sender"])] + [("recipients", r) for r in digest["recipients"]]:
         try:
-            address = _address(value, f"digest.{key}")
+            address = addresses.address(value, f"digest.{key}")
             if key == "sender":
-                _domain(address.domain, "digest.sender: its domain (used in Message-ID)")
+                addresses.domain(address.domain, "digest.sender: its domain (used in Message-ID)")
         except ValueError as exc:
             problems.append(str(exc))
             continue
         if not address.addr_spec.isascii():
             problems.append(f"digest.{key}: {value!r}: non-ASCII addresses need SMTPUTF8, not supported")
     try:
-        _domain(digest["list_id"], "digest.list_id")
+        addresses.domain(digest["list_id"], "digest.list_id")
     except ValueError as exc:
         problems.append(str(exc))
     return problems
@@ -364,14 +373,12 @@ def _no_duplicate_ids(ids: list[str], what: str, problems: list[str]) -> None:
 
 
 def _load_stories(config_dir: Path, problems: list[str]) -> tuple[Any, ...]:
-    from . import story as story_mod
-
     stories = []
     for path in sorted((config_dir / "stories").glob("*.toml")):
         doc = _read_toml(path, problems, required=True)
         if not doc:
             continue
-        parsed, errs = story_mod.parse_story(doc, f"stories/{path.name}")
+        parsed, errs = story_defs.parse_story(doc, f"stories/{path.name}")
         problems.extend(errs)
         if parsed is not None:
             _check_reference(config_dir, path.name, parsed.reference, problems)
@@ -383,8 +390,6 @@ def _load_stories(config_dir: Path, problems: list[str]) -> tuple[Any, ...]:
 def _check_reference(config_dir: Path, fname: str, reference: str, problems: list[str]) -> None:
     """The reference set is read by every run: a missing folder or a bad manifest is a
     configuration problem, reported with the others before any job starts."""
-    from .seeds import read_reference_set
-
     try:
         read_reference_set((config_dir / reference).resolve())
     except ConfigError as exc:

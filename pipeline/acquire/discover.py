@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from pipeline import sitemap
+from pipeline.acquire import sitemaps
 
 # Declared types that announce a feed, and the kind of feed each one is.
 FEED_TYPES = {
@@ -124,8 +124,8 @@ def json_kind(doc: object) -> str:
 
 def sniff_kind(body: bytes, content_type: str | None) -> str:
     """"feed" | "sitemap" | "page" | "json-feed" | "search-json" | "unknown"."""
-    if sitemap.is_gzip(body):
-        body = sitemap.gunzip_head(body)
+    if sitemaps.is_gzip(body):
+        body = sitemaps.gunzip_head(body)
     if looks_like_json(body):
         return _sniff_json(body)
     root = root_element(body)
@@ -180,7 +180,7 @@ def _decode_html(html: bytes | str) -> str:
 def _as_feed(attrs: dict[str, str], base_url: str) -> DiscoveredFeed | None:
     rels = attrs.get("rel", "").lower().split()
     kind = media_type(attrs.get("type"))
-    href = sitemap.absolute_http_url(attrs.get("href"), base_url)
+    href = sitemaps.absolute_http_url(attrs.get("href"), base_url)
     if "alternate" not in rels or kind not in FEED_TYPES or href is None:
         return None
     if kind == "application/json" and "/wp-json/" in urlsplit(href).path:

@@ -26,7 +26,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from typing import Callable
 
-from .errors import MailError
+from pipeline.errors import MailError
 
 log = logging.getLogger(__name__)
 

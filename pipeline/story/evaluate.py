@@ -22,9 +22,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 
-from .errors import ConfigError
-from .seeds import read_reference_set
-from .story import Reference, Score, StoryDef, build_reference, keyword_baseline, score
+from pipeline.config.references import read_reference_set
+from pipeline.config.stories import StoryDef
+from pipeline.errors import ConfigError
+from pipeline.story.scorer import (
+    Reference,
+    Score,
+    build_reference,
+    keyword_baseline,
+    score,
+)
 
 SPLITS = ("dev", "test", "all")
 _KEYS = {"file", "story", "label", "style", "split", "published"}

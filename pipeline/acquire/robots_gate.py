@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from . import robots
-from .errors import FetchError
-from .fetch import Fetcher
-from .store import Store
+from pipeline.acquire import robots
+from pipeline.acquire.fetch import Fetcher
+from pipeline.errors import FetchError
+from pipeline.store import Store
 
 KEEP = timedelta(hours=24)  # RFC 9309 §2.4: a cached robots.txt may be used up to 24 hours
 

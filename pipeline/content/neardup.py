@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from pipeline import fingerprint as fp
+from pipeline.content import fingerprint as fp
 
 # Texts whose shorter side has at least this many words are "long" (ARCHITECTURE.md:
 # J >= 0.3 gave precision 0.996 / recall 0.946 on real news of 150+ words).

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 import lxml.html
 import trafilatura
 
-from .errors import ExtractError
-from .fingerprint import canonical_url
-from .models import Article
+from pipeline.content.fingerprint import canonical_url
+from pipeline.errors import ExtractError
+from pipeline.models import Article
 
 MIN_WORDS = 25  # below this a "page" is a teaser, paywall stub or error page
 _DATE_META = ("article:published_time", "og:article:published_time", "datePublished",

@@ -17,15 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
-from . import discover
-from .config import Settings, load_settings
-from .documents import Timeouts, feed_candidates, is_feed, robots_url
-from .errors import ConfigError, ParseError, SourceError
-from .fetch import Fetcher
-from .models import FetchResult
-from .outlets import outlet_slug
-from .parse import parse_document
-from .sitemap import sitemaps_from_robots
+from pipeline.acquire import discover
+from pipeline.acquire.documents import Timeouts, feed_candidates, is_feed, robots_url
+from pipeline.acquire.feeds import parse_document
+from pipeline.acquire.fetch import Fetcher
+from pipeline.acquire.sitemaps import sitemaps_from_robots
+from pipeline.config import Settings, load_settings, outlet_slug
+from pipeline.errors import ConfigError, ParseError, SourceError
+from pipeline.models import FetchResult
 
 _ANY_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
                "application/json;q=0.9, application/xml;q=0.9, text/html;q=0.8, */*;q=0.5")

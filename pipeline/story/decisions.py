@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from . import story as story_mod
-from .config import Settings, reference_dir
-from .seeds import read_reference_set
-from .store import Store
+from pipeline.config import Settings, reference_dir
+from pipeline.config.references import read_reference_set
+from pipeline.store import Store
+from pipeline.story import scorer as story_mod
 
 
 @dataclass(frozen=True)

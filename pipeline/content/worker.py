@@ -13,9 +13,9 @@ import multiprocessing as mp
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .errors import ExtractError
-from .extract import extract_article
-from .models import Article
+from pipeline.content.extract import extract_article
+from pipeline.errors import ExtractError
+from pipeline.models import Article
 
 
 def _worker(conn: Connection, parent_end: Connection | None = None) -> None:

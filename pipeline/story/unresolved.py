@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .fingerprint import normalized_title
-from .store import Store
+from pipeline.content.fingerprint import normalized_title
+from pipeline.store import Store
 
 MATCH_DAYS = 3
 

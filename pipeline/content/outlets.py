@@ -9,15 +9,13 @@ into the outlet id ("The Lakeside Ledger" -> "the-lakeside-ledger")."""
 from __future__ import annotations
 
 import ipaddress
-import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import tldextract
 
-from .config import Outlet
+from pipeline.config import Outlet, outlet_slug
 
 # The bundled public suffix list snapshot, never fetched at run time (no network).
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
@@ -29,12 +27,6 @@ class OutletMatch:
     name: str
     domain: str | None
     configured: bool
-
-
-def outlet_slug(name: str) -> str:
-    """An outlet id made from a name: ASCII letters and digits joined by "-"."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
 
 
 def is_ip_host(host: str) -> bool:

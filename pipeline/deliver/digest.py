@@ -1,7 +1,7 @@
 """The daily digest email: ``DigestData`` in, a multipart text + HTML message out.
 
 Pure: no clock, no network, no database. The only thing read is the package's own
-templates (``pipeline/templates/``). Every string that came from the web (titles, outlet
+templates (``pipeline/deliver/templates/``). Every string that came from the web (titles, outlet
 names, URLs, error messages) is cleaned here before a template sees it, and the HTML
 template is autoescaped on top of that, so a hostile feed cannot inject markup, headers
 or terminal escapes into the digest.
@@ -16,15 +16,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from functools import cache
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 import jinja2
+
+from pipeline.config.addresses import address as _address
+from pipeline.config.addresses import domain as _domain
 
 SUBJECT_MAX = 120
 STORY_NAME_MAX = 100
@@ -52,7 +53,6 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Bidi embeddings/overrides/isolates can make text read differently from what it is
 # (CVE-2021-42574 "Trojan Source"); lone surrogates cannot be encoded as UTF-8.
 _INVISIBLE = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9-]+")
 
 
@@ -312,7 +312,7 @@ def _environment(html: bool) -> jinja2.Environment:
     # Two environments: autoescape on for HTML; off for text, whose values are already
     # cleaned to single visible lines by ``_context``.
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("pipeline", "templates"),
+        loader=jinja2.PackageLoader("pipeline.deliver", "templates"),
         autoescape=html,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -397,24 +397,3 @@ def _id_part(story_id: str) -> str:
     # Only dot-atom-safe characters go into Message-ID and List-Id (RFC 5322 3.2.3).
     part = _ID_UNSAFE.sub("-", story_id).strip("-")[:64]
     return part or "story"
-
-
-def _domain(value: str, what: str) -> str:
-    labels = value.strip().rstrip(".").split(".")
-    if len(value) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise ValueError(f"{what} {value!r} is not a domain name (letters, digits, '-', '.')")
-    return ".".join(labels).lower()
-
-
-def _address(value: str, what: str) -> Address:
-    """``value`` ("a@b" or "Name <a@b>") as an Address; refuse anything header-unsafe."""
-    if _CONTROL.search(value):
-        raise ValueError(f"{what} {value!r} contains control characters")
-    name, addr = parseaddr(value)
-    try:
-        parsed = Address(display_name=name, addr_spec=addr)
-    except (ValueError, IndexError, HeaderParseError) as exc:
-        raise ValueError(f"{what} {value!r} is not an e-mail address: {exc}") from exc
-    if not parsed.username or not parsed.domain:
-        raise ValueError(f"{what} {value!r} is not an e-mail address (need local@domain)")
-    return parsed

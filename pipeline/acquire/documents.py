@@ -19,12 +19,12 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
-from . import discover
-from .errors import ParseError, SourceError
-from .fetch import Fetcher, Validators
-from .models import FeedEntry, FetchResult, ParsedFeed
-from .parse import MAX_ENTRIES, parse_document
-from .sitemap import sitemaps_from_robots
+from pipeline.acquire import discover
+from pipeline.acquire.feeds import MAX_ENTRIES, parse_document
+from pipeline.acquire.fetch import Fetcher, Validators
+from pipeline.acquire.sitemaps import sitemaps_from_robots
+from pipeline.errors import ParseError, SourceError
+from pipeline.models import FeedEntry, FetchResult, ParsedFeed
 
 # News sitemaps list the last two days of articles (Google's guideline); three days leave
 # room for a missed poll. A story's window reaches further back (see sitemap_since).
