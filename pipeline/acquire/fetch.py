@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -41,6 +42,7 @@ from pipeline.errors import FetchError
 from pipeline.models import FetchResult
 
 MAX_URL_LENGTH = 2048
+_URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _REDIRECTS = (301, 302, 303, 307, 308)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -131,6 +133,10 @@ class Fetcher:
                              kind="timeout") from exc
         except httpx.HTTPError as exc:
             raise FetchError(original, f"network error: {_reason(exc)}", kind="network") from exc
+        except (httpx.InvalidURL, UnicodeError) as exc:  # not HTTPErrors: a URL httpx will not send
+            kind, what = ("bad_url", "") if url == original else ("redirects", "redirect to ")
+            raise FetchError(original, f"{what}a URL that cannot be requested: {_reason(exc)}",
+                             kind=kind) from exc
 
     def _pinned_request(self, original: str, url: str) -> tuple[str, dict[str, str], dict]:
         parts = _checked_url(original, url)
@@ -326,6 +332,8 @@ def _checked_url(original: str, url: str) -> object:
     kind, what = ("bad_url", "") if url == original else ("redirects", "redirect to ")
     if len(url) > MAX_URL_LENGTH:
         raise FetchError(original, f"{what}URL longer than {MAX_URL_LENGTH} characters", kind=kind)
+    if _URL_CONTROLS.search(url):
+        raise FetchError(original, f"{what}URL with control characters: {url[:200]!r}", kind=kind)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(original, f"{what}not an http(s) URL: {url[:200]}", kind=kind)

@@ -8,7 +8,7 @@ import hashlib
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Any, Iterator, Sequence
 import duckdb
 
 from pipeline.errors import LockedError, StoreError
+
+from .hygiene import clean_record, clean_row
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -207,7 +209,9 @@ class Core:
 
     # -- the batch of one source -----------------------------------------------------------
     def save_batch(self, batch: Batch) -> None:
-        """Everything one source produced, in one transaction with its poll state."""
+        """Everything one source produced, in one transaction with its poll state. Every
+        write of fetched material passes here, so here its text is cleaned (``hygiene``)."""
+        batch = _cleaned(batch)
         with self.transaction():
             self._save_outlets(batch.outlets)
             self._save_articles(batch.articles)
@@ -290,6 +294,15 @@ class Batch:
     fetch_log: list[tuple] = field(default_factory=list)
     source_state: dict[str, Any] = field(default_factory=dict)
     rescore: list[str] = field(default_factory=list)  # articles whose text changed: old scores go
+
+
+def _cleaned(batch: Batch) -> Batch:
+    """The batch without control characters in any text it carries (hygiene)."""
+    return replace(
+        batch, outlets=[clean_row(r) for r in batch.outlets],
+        articles=[clean_record(a) for a in batch.articles], urls=[clean_row(r) for r in batch.urls],
+        sightings=[clean_row(r) for r in batch.sightings], fetch_log=[clean_row(r) for r in batch.fetch_log],
+        source_state=clean_record(batch.source_state))
 
 
 def _unique(rows: Sequence[Sequence[Any]], key_len: int) -> list[tuple]:
