@@ -22,12 +22,21 @@ import duckdb
 from pipeline.errors import LockedError, StoreError
 
 from .analysis import AnalysisQueries
-from .core import Batch, Core, article_id_for, lock_is_held, sql_files, writer_lock
+from .core import (
+    Batch,
+    Core,
+    article_id_for,
+    is_storage_error,
+    lock_is_held,
+    sql_files,
+    storage_errors,
+    writer_lock,
+)
 from .discovery import DiscoveryQueries
 from .outbox import OutboxQueries
 
-__all__ = ["Batch", "Store", "article_id_for", "lock_is_held", "open_reader", "open_writer",
-           "sql_files", "writer_lock"]
+__all__ = ["Batch", "Store", "article_id_for", "is_storage_error", "lock_is_held", "open_reader",
+           "open_writer", "sql_files", "storage_errors", "writer_lock"]
 
 
 class Store(AnalysisQueries, OutboxQueries, DiscoveryQueries, Core):
@@ -40,6 +49,11 @@ def open_writer(path: Path) -> Store:
     try:
         con = duckdb.connect(str(path))
     except duckdb.Error as exc:
+        if "lock" in str(exc).lower():
+            # DuckDB's own file lock: another job holds the warehouse although our lock
+            # file let us in (someone deleted the lock file while that job ran).
+            raise LockedError(f"another process is writing to {path}: "
+                              f"{str(exc).splitlines()[0][:300]}") from exc
         raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
     store = Store(con, path)
     store.con.execute("SET TimeZone = 'UTC'")

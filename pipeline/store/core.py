@@ -3,6 +3,7 @@ and the batch of one source (the package docstring says how the warehouse is sha
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -31,6 +32,31 @@ def sql_files(kind: str) -> list[tuple[str, str]]:
         folder = Path(__file__).resolve().parents[2] / "warehouse" / kind
     files = [f for f in folder.iterdir() if f.name.endswith(".sql")]
     return [(f.name, f.read_text(encoding="utf-8")) for f in sorted(files, key=lambda f: f.name)]
+
+
+# What a full disk, a read-only or failing device, or a database invalidated by them
+# raises: storage errors stop the job (exit 4); any other error is the source's own.
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in _STORAGE_ERRNOS
+    return isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException))
+
+
+@contextmanager
+def storage_errors(warehouse: Path) -> Iterator[None]:
+    """Storage errors inside the block become one StoreError naming the warehouse."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        if not is_storage_error(exc):
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+        raise StoreError(f"cannot write the warehouse {warehouse}: {reason}") from exc
 
 
 def article_id_for(canonical: str) -> str:

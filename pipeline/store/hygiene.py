@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 # C0 controls, DEL and the C1 block (0x80-0x9f: 0x9b is a one-byte CSI to many terminals).
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_LINE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keeps \t and \n
+# Lone surrogates too: JSON's "\ud800" escapes give them, and no encoder can write them.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t and \n
 # Whole terminal escape sequences go, not only their ESC: CSI ("ESC [ ... final") and
 # OSC ("ESC ] ... BEL or ESC \\", e.g. a window title or a hyperlink).
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
@@ -49,4 +50,5 @@ def escape_controls(text: str, *, keep_lines: bool = False) -> str:
     """Control characters shown as ``\\xNN`` text, so a terminal never acts on them
     (``keep_lines``: our own multi-line messages keep their \\n)."""
     pattern = _LINE_CONTROLS if keep_lines else _CONTROLS
-    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                       f"\\u{ord(m.group()):04x}", text)
