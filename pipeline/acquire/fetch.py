@@ -131,12 +131,15 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             raise FetchError(original, f"timed out after {seconds:g} s ({type(exc).__name__})",
                              kind="timeout") from exc
+        except httpx.RemoteProtocolError as exc:
+            kind = "redirects" if "location" in str(exc).lower() else "network"
+            raise FetchError(original, f"network error: {_reason(exc)}", kind=kind) from exc
         except httpx.HTTPError as exc:
             raise FetchError(original, f"network error: {_reason(exc)}", kind="network") from exc
-        except (httpx.InvalidURL, UnicodeError) as exc:  # not HTTPErrors: a URL httpx will not send
-            kind, what = ("bad_url", "") if url == original else ("redirects", "redirect to ")
-            raise FetchError(original, f"{what}a URL that cannot be requested: {_reason(exc)}",
-                             kind=kind) from exc
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # Not HTTPErrors. Our own URL was checked above, so this is httpx reading the
+            # Location of a redirect (data:, javascript:, mailto: ...), even unfollowed.
+            raise FetchError(original, f"bad redirect: {_reason(exc)}", kind="redirects") from exc
 
     def _pinned_request(self, original: str, url: str) -> tuple[str, dict[str, str], dict]:
         parts = _checked_url(original, url)

@@ -15,20 +15,20 @@ from typing import Any
 # Lone surrogates too: JSON's "\ud800" escapes give them, and no encoder can write them.
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _LINE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t and \n
-# Whole terminal escape sequences go, not only their ESC: CSI ("ESC [ ... final") and
-# OSC ("ESC ] ... BEL or ESC \\", e.g. a window title or a hyperlink).
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+# Whole terminal escape sequences go, not only their ESC: CSI ("ESC [" or the C1 byte 0x9b,
+# parameters, a final byte) and OSC ("ESC ] ... BEL or ESC \\", e.g. a window title).
+_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 _SPACING = re.compile(r"[\t\n\r\x0b\x0c\x85]")  # read as a space in a one-line field
 BODY_FIELDS = frozenset({"body"})  # multi-line text: newlines and tabs are kept
 
 
 def clean_text(text: str, *, multiline: bool = False) -> str:
     """``text`` without control characters; in multi-line text \\n and \\t stay (\\r\\n
-    becomes \\n), in one-line text line breaks and tabs become spaces."""
+    becomes \\n), in one-line text line breaks and tabs become spaces, runs of spaces one."""
     text = _ESCAPES.sub("", text)
     if multiline:
         return _LINE_CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return _CONTROLS.sub("", _SPACING.sub(" ", text))
+    return " ".join(_CONTROLS.sub("", _SPACING.sub(" ", text)).split())  # no gap where they were
 
 
 def clean_value(value: Any, *, multiline: bool = False) -> Any:
