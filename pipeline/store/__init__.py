@@ -11,6 +11,7 @@ is then fetched again (without validators) by the next run.
     analysis.py   story scores, near-duplicate links, clusters
     outbox.py     the digest's content and its outbox
     discovery.py  unresolved aggregator items
+    hygiene.py    control characters removed before any write, escaped before printing
 """
 
 from __future__ import annotations
