@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from http import HTTPStatus
 from io import BytesIO
@@ -139,7 +139,8 @@ def iter_responses(path: Path | str) -> Iterator[ArchivedResponse]:
         records = ArchiveIterator(stream)
         for record in records:
             if record.rec_type == "response":
-                yield _archived(record, records.get_record_offset(), Path(path))
+                found = _archived(record, -1, Path(path))  # the body first: asking the offset ends the record
+                yield replace(found, offset=records.get_record_offset())
 
 
 def read_response(path: Path | str, offset: int) -> ArchivedResponse:
