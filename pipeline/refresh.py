@@ -22,6 +22,7 @@ from pipeline.content import fingerprint as fp
 from pipeline.content.archive import ArchiveRef, PageArchive
 from pipeline.content.dates import in_range
 from pipeline.content.extract import extract_page, provenance_columns
+from pipeline.content.reextract import TRANSIENT  # the extractor's limits, not the page's content
 from pipeline.content.outlets import OutletMatch, OutletResolver
 from pipeline.errors import ExtractError, FetchError, SourceError
 from pipeline.models import Article, FeedEntry, FetchResult, ParsedFeed, SourceOutcome
@@ -29,7 +30,6 @@ from pipeline.store import Batch, Store, article_id_for
 
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
 MAX_PAGE_ATTEMPTS = 3
-_TRANSIENT_EXTRACTION = ("timeout", "crashed")  # the extractor's limits, not the page's content
 
 
 @dataclass
@@ -190,7 +190,7 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
         article = ctx.extract(page.body, page.final_url, dict(page.headers), entry.published, entry.title)
     except ExtractError as exc:
         return _failed_article(ctx, work, state, entry, link_key, f"extract/{exc.reason}: {exc}",
-                               exc.reason in _TRANSIENT_EXTRACTION, ref)
+                               exc.reason in TRANSIENT, ref)
     return _stored_article(ctx, work, state, entry, link_key, article, ref)
 
 

@@ -24,7 +24,8 @@ def cmd_reextract(args: argparse.Namespace, settings: Settings) -> int:
     since = datetime.combine(args.since, datetime.min.time(), timezone.utc) if args.since else None
     report, analysis = reextract(settings, datetime.now(timezone.utc), since=since, source_id=args.source)
     print(f"re-extracted {report.considered} archived pages: {report.extracted} articles, "
-          f"{report.failed} not articles, {report.missing} unreadable in the archive; "
+          f"{report.failed} not articles, {report.missing} unreadable in the archive, "
+          f"{report.skipped} left as they were (extraction timed out); "
           f"{analysis['scored']} decisions rescored, {analysis['dup_links']} duplicate links")
     return 0
 

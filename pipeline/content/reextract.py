@@ -30,6 +30,7 @@ from pipeline.models import Article
 from pipeline.store import Batch, Store
 
 CHUNK = 200  # articles per transaction
+TRANSIENT = ("timeout", "crashed")  # ExtractError reasons that say nothing about the page
 
 
 @dataclass(frozen=True)
@@ -38,18 +39,19 @@ class ReextractReport:
     extracted: int
     failed: int
     missing: int  # archive record unreadable (file gone or damaged)
+    skipped: int = 0  # extraction timed out or crashed: the stored facts were kept
 
 
 def reextract(store: Store, extract: Callable[..., Article], folder: Path, now: datetime,
               since: datetime | None = None, source_id: str | None = None) -> ReextractReport:
     rows = store.archived_articles(since, source_id)
-    counts = {"extracted": 0, "failed": 0, "missing": 0}
+    counts = {"extracted": 0, "failed": 0, "missing": 0, "skipped": 0}
     for start in range(0, len(rows), CHUNK):
         batch = Batch()
         for row in rows[start:start + CHUNK]:
             counts[_redo(row, extract, folder, now, batch)] += 1
         _save(store, batch)
-    return ReextractReport(len(rows), counts["extracted"], counts["failed"], counts["missing"])
+    return ReextractReport(len(rows), **counts)
 
 
 def _redo(row: dict[str, Any], extract: Callable[..., Article], folder: Path, now: datetime,
@@ -64,6 +66,9 @@ def _redo(row: dict[str, Any], extract: Callable[..., Article], folder: Path, no
     try:
         article = extract(page.body, page.url, page.headers, row["feed_date"], row["feed_title"])
     except ExtractError as exc:
+        if exc.reason in TRANSIENT:  # the extractor's limit, not the page: keep what is stored
+            print(f"reextract: {row['url']}: {exc}; left as it was")
+            return "skipped"
         batch.articles.append({**keys, "status": "failed", "fail_reason": f"extract/{exc.reason}: {exc}"[:500],
                                "fail_transient": False, "body": None, "content_hash": None})
         batch.rescore.append(row["article_id"])
