@@ -8,7 +8,7 @@ truth, next to trafilatura alone (``trafilatura.extract`` with its defaults) on 
 bytes. The real page addresses of the ground truth are never fetched: each page is served
 at ``/aeb/<id>.html`` on 127.0.0.1, and trafilatura alone gets the real URL only as a
 string. A page whose stored text holds UTF-8-read-as-Latin-1 sequences absent from the
-ground truth is counted as mojibake.
+ground truth is counted as mojibake (titles too).
 
     python bench/bench_aeb.py [AEB_DIR] [--quiet]
 """
@@ -78,7 +78,7 @@ def publish(room: Newsroom, pages: dict[str, tuple[str, str, bytes]]) -> None:
     room.set_route("/aeb/feed.xml", body=feed.encode(), content_type="application/rss+xml")
 
 
-def run_newswatch(room: Newsroom, tmp: Path, n: int) -> dict[str, str]:
+def run_newswatch(room: Newsroom, tmp: Path, n: int) -> dict[str, tuple[str, str]]:
     warehouse = tmp / "warehouse" / "newswatch.duckdb"
     config = room.write_config(tmp / "config", warehouse,
                                http={"max_pages_per_source": n + 10, "page_timeout": 30, "feed_timeout": 30})
@@ -89,8 +89,8 @@ def run_newswatch(room: Newsroom, tmp: Path, n: int) -> dict[str, str]:
                           capture_output=True, text=True, timeout=1800)
     print(f"newswatch run: exit {done.returncode}", file=sys.stderr)
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        stored = con.execute("SELECT url, coalesce(body, '') FROM articles").fetchall()
-    return {url.rsplit("/", 1)[-1].removesuffix(".html"): body for url, body in stored}
+        stored = con.execute("SELECT url, coalesce(body, ''), coalesce(title, '') FROM articles").fetchall()
+    return {url.rsplit("/", 1)[-1].removesuffix(".html"): (body, title) for url, body, title in stored}
 
 
 def main(aeb: Path, quiet: bool) -> None:
@@ -102,8 +102,9 @@ def main(aeb: Path, quiet: bool) -> None:
     rows = []
     for key, (url, truth, raw) in sorted(pages.items()):
         alone = trafilatura.extract(raw, url=url) or ""
-        ours = stored.get(key, "")
-        rows.append((key, f1(ours, truth), f1(alone, truth), mojibake(ours, truth), mojibake(alone, truth)))
+        ours, title = stored.get(key, ("", ""))
+        rows.append((key, f1(ours, truth), f1(alone, truth), mojibake(ours, truth), mojibake(alone, truth),
+                     mojibake(title, truth), bool(title)))
         if not quiet:
             print(f"{key[:12]}  newswatch {rows[-1][1]:.3f}  trafilatura {rows[-1][2]:.3f}"
                   f"{'  MOJIBAKE' if rows[-1][3] else ''}")
@@ -114,6 +115,7 @@ def main(aeb: Path, quiet: bool) -> None:
     print(f"mean token F1: newswatch run {ours_avg:.4f}   trafilatura alone {alone_avg:.4f}")
     print(f"pages where newswatch >= trafilatura: {at_least}/{n} ({at_least / n:.1%})")
     print(f"mojibake pages: newswatch {sum(r[3] for r in rows)}   trafilatura alone {sum(r[4] for r in rows)}")
+    print(f"titles stored: {sum(r[6] for r in rows)}/{n}, mojibake titles: {sum(r[5] for r in rows)}")
 
 
 if __name__ == "__main__":
