@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
-from .core import Core, _marks
+from .core import Core
+
+SCORE_CHUNK = 5000  # score rows per statement: bounded parameter lists
 
 
 class AnalysisQueries(Core):
@@ -69,26 +71,40 @@ class AnalysisQueries(Core):
             self.con.execute("DELETE FROM cluster_queue")
             self.con.execute("UPDATE articles SET dedup_at = NULL")
 
-    def articles_to_score(self, story_id: str) -> list[dict[str, Any]]:
-        cols, rows = self.query(
-            "SELECT a.article_id, a.title, coalesce(a.body, a.description, '') AS body, a.published_at, "
-            "a.is_reference, a.reference_file "
-            "FROM articles a WHERE (a.status IN ('extracted', 'reference') AND a.body IS NOT NULL "
-            "OR a.status IN ('unresolved', 'failed')) AND NOT EXISTS "
-            "(SELECT 1 FROM story_scores s WHERE s.story_id = ? AND s.article_id = a.article_id) ORDER BY 1",
-            [story_id])
-        return [dict(zip(cols, r)) for r in rows]
+    def articles_to_score(self, story_id: str, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
+        """Articles without a score for the story, a chunk at a time (the caller saves each
+        chunk's scores before asking for the next, so texts are never all in memory)."""
+        after = ""
+        while True:
+            cols, rows = self.query(
+                "SELECT a.article_id, a.title, coalesce(a.body, a.description, '') AS body, a.published_at, "
+                "a.is_reference, a.reference_file "
+                "FROM articles a WHERE a.article_id > ? AND (a.status IN ('extracted', 'reference') "
+                "AND a.body IS NOT NULL OR a.status IN ('unresolved', 'failed')) AND NOT EXISTS "
+                "(SELECT 1 FROM story_scores s WHERE s.story_id = ? AND s.article_id = a.article_id) "
+                "ORDER BY 1 LIMIT ?", [after, story_id, chunk])
+            if not rows:
+                return
+            yield [dict(zip(cols, r)) for r in rows]
+            after = rows[-1][0]
 
     def save_scores(self, rows: list[tuple]) -> None:
+        """Score rows (the 12 columns of story_scores), in one set-based statement per
+        few thousand rows and one transaction."""
         if not rows:
             return
+        types = ["VARCHAR", "VARCHAR", "DOUBLE", "VARCHAR", "BOOLEAN", "VARCHAR", "DOUBLE", "DOUBLE",
+                 "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ"]
+        select = ", ".join(f"unnest(?::{t}[])" for t in types)
         with self.transaction():
-            self.con.executemany(
-                f"INSERT INTO story_scores VALUES ({_marks(12)}) ON CONFLICT (story_id, article_id) DO UPDATE SET "
-                "score = excluded.score, decision = excluded.decision, in_window = excluded.in_window, "
-                "nearest_seed = excluded.nearest_seed, nearest_similarity = excluded.nearest_similarity, "
-                "lexical = excluded.lexical, terms = excluded.terms, reasons = excluded.reasons, "
-                "method = excluded.method, scored_at = excluded.scored_at", rows)
+            for start in range(0, len(rows), SCORE_CHUNK):
+                columns = [list(c) for c in zip(*rows[start:start + SCORE_CHUNK])]
+                self.con.execute(
+                    f"INSERT INTO story_scores SELECT {select} ON CONFLICT (story_id, article_id) DO UPDATE SET "
+                    "score = excluded.score, decision = excluded.decision, in_window = excluded.in_window, "
+                    "nearest_seed = excluded.nearest_seed, nearest_similarity = excluded.nearest_similarity, "
+                    "lexical = excluded.lexical, terms = excluded.terms, reasons = excluded.reasons, "
+                    "method = excluded.method, scored_at = excluded.scored_at", columns)
 
     def find_article(self, url: str, url_key: str) -> dict[str, Any] | None:
         """The article a URL leads to (by any known alias, else its fetched URL)."""
