@@ -123,6 +123,7 @@ def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings:
         max_pages=int(settings.get("http", "max_pages_per_source")),
         min_poll=timedelta(minutes=int(settings.get("schedule", "min_poll_minutes"))),
         max_backoff=timedelta(hours=float(settings.get("schedule", "max_backoff_hours"))),
+        max_poll=timedelta(minutes=int(settings.get("schedule", "max_poll_minutes"))),
         sitemap_since=documents.sitemap_since(settings.stories, now),
     )
 

@@ -40,3 +40,7 @@ CREATE INDEX dup_links_b ON dup_links (article_b);
 -- checked (computed in Python, so not here). Done and deleted by the next pass.
 CREATE TABLE store_tasks (task VARCHAR PRIMARY KEY);
 INSERT INTO store_tasks VALUES ('title_keys');
+
+-- Adaptive polling: the interval (seconds) the source's last successful poll chose
+-- (pipeline/acquire/schedule.py); NULL until then (the source starts at min_poll).
+ALTER TABLE sources ADD COLUMN poll_interval_s DOUBLE;
