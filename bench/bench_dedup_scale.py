@@ -169,7 +169,16 @@ def measure(path: Path) -> dict:
     store.close()
     return {"check_ms_per_article": check_s * 1000 / NEW, "links": links, "recluster_s": recluster_s,
             "clusters_written": clusters, "cluster_rows": found[0], "cluster_ids": found[1],
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss it is not inherited
+    from the parent across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(code_root: Path, path: Path) -> dict:
@@ -208,7 +217,7 @@ def main() -> None:
         if not base.exists():
             built = build(n, base)
             print(f"built {base} ({n} articles) in {built:.0f} s, {base.stat().st_size / 2**20:.0f} MiB, "
-                  f"builder peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+                  f"builder peak RSS {peak_rss_mib():.0f} MiB")
         for label, code in [("after", ROOT)] + ([("before", args.before)] if args.before else []):
             work, _ = prepared_copy(base, n)
             r = run_child(code, work)

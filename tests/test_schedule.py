@@ -29,11 +29,12 @@ def test_no_overlap_between_polls_halves_the_interval_down_to_the_minimum():
     assert next_interval(1000, 20, 20, LIMITS) == 900
 
 
-def test_partial_overlap_moves_toward_half_the_listing_being_new():
-    assert next_interval(3600, 20, 10, LIMITS) == 3600  # half new: right where it should be
-    assert next_interval(3600, 20, 5, LIMITS) == 7200  # a quarter new: twice as long
+def test_partial_overlap_moves_toward_a_quarter_of_the_listing_being_new():
+    assert next_interval(3600, 20, 5, LIMITS) == 3600  # a quarter new: right where it should be
+    assert next_interval(3600, 20, 4, LIMITS) == 4500
+    assert next_interval(3600, 20, 10, LIMITS) == 1800  # half new: half as long
     assert next_interval(3600, 20, 1, LIMITS) == 7200  # at most doubling at once
-    assert next_interval(3600, 20, 15, LIMITS) == 2400
+    assert next_interval(3600, 20, 15, LIMITS) == 1800  # at most halving at once
 
 
 def test_arrays_get_the_same_answers_as_single_sources():
