@@ -70,8 +70,9 @@ def _links_for_chunk(store: Store, part: list[dict[str, Any]]) -> list[Link]:
     titled = _title_candidates(store, part)
     links: dict[tuple[str, str], Link] = {}
     for article in part:
-        mine = _shingled(article["body"])
-        found = _text_links(article["article_id"], mine, candidates.get(article["article_id"], set()), shingled)
+        near = candidates.get(article["article_id"], set())
+        # Shingling is most of the Python cost; an article without candidates needs none.
+        found = _text_links(article["article_id"], _shingled(article["body"]), near, shingled) if near else []
         for link in found + _canonical_links(store, article) + _title_links(article, titled):
             links.setdefault((link[0], link[1]), link)
     return [links[k] for k in sorted(links)]
