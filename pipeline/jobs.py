@@ -96,11 +96,13 @@ def _page_progress(progress: Progress, source_id: str, done: int, total: int) ->
     return lambda url: progress(source_id, done, total, None, f"page {next(pages)}: {url}")
 
 
-def analyse(store: Store, settings: Settings, now: datetime) -> dict[str, int]:
+def analyse(store: Store, settings: Settings, now: datetime, *, all_clusters: bool = False) -> dict[str, int]:
     """What follows the facts: near-duplicate links, clusters, story scores. Each step
-    only handles what is still pending, so a crashed run's leftovers are done next time."""
+    only handles what is still pending, so a crashed run's leftovers are done next time.
+    Clusters are recomputed for the articles checked since the last time, or all of them
+    (``all_clusters``); "clusters" counts the multi-member clusters written."""
     links = dedup.link_pending(store, now)
-    clusters = dedup.recluster(store)
+    clusters = dedup.recluster(store, full=all_clusters)
     scored = scoring.score_pending(store, settings, now)
     return {"dup_links": links, "clusters": clusters, "scored": scored}
 
@@ -116,7 +118,7 @@ def rescore(settings: Settings, now: datetime, *, story_id: str | None = None,
             store.clear_scores(story_id)
             if redo_duplicates:
                 store.reset_dedup()
-            return analyse(store, settings, now)
+            return analyse(store, settings, now, all_clusters=redo_duplicates)
         finally:
             store.close()
 
@@ -143,6 +145,7 @@ def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings:
         max_pages=int(settings.get("http", "max_pages_per_source")),
         min_poll=timedelta(minutes=int(settings.get("schedule", "min_poll_minutes"))),
         max_backoff=timedelta(hours=float(settings.get("schedule", "max_backoff_hours"))),
+        max_poll=timedelta(minutes=int(settings.get("schedule", "max_poll_minutes"))),
         sitemap_since=documents.sitemap_since(settings.stories, now),
     )
 

@@ -16,6 +16,7 @@ from pipeline.acquire.documents import (
     fetch_document,
     read_document,
 )
+from pipeline.acquire import schedule
 from pipeline.acquire.fetch import Fetcher, Validators
 from pipeline.acquire.robots_gate import RobotsGate
 from pipeline.content import fingerprint as fp
@@ -44,6 +45,7 @@ class RunContext:
     max_pages: int
     min_poll: timedelta
     max_backoff: timedelta
+    max_poll: timedelta | None = None  # None: every source at min_poll (no adaptive interval)
     on_page: Callable[[str], None] = lambda url: None
     # extract(body, url, headers, feed_date, feed_title): content.extract.extract_page's shape
     extract: Callable[..., Article] = extract_page
@@ -320,7 +322,9 @@ def _outlet(ctx: RunContext, work: _SourceWork, state: dict[str, Any], url: str 
 def _succeeded(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult,
                parsed: ParsedFeed) -> SourceOutcome:
     work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, len(parsed.entries)))
-    work.batch.source_state = {**_ok_state(ctx, state, result, full=True), **work.state_extra}
+    work.batch.source_state = {**_ok_state(ctx, state, result, full=True,
+                                           listed=(len(parsed.entries), work.new_sightings)),
+                               **work.state_extra}
     ctx.store.save_batch(work.batch)
     return SourceOutcome(work.source_id, True, entries_seen=len(parsed.entries),
                          new_sightings=work.new_sightings, new_articles=work.new_articles,
@@ -374,10 +378,14 @@ def _backoff(ctx: RunContext, failures: int, retry_after: float | None) -> timed
     return delay
 
 
-def _ok_state(ctx: RunContext, state: dict[str, Any], result: FetchResult, *, full: bool) -> dict[str, Any]:
+def _ok_state(ctx: RunContext, state: dict[str, Any], result: FetchResult, *, full: bool,
+              listed: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    """Poll state after a success; ``listed``: (entries listed, new ones) for the interval."""
+    interval = _poll_interval(ctx, state, *listed)
     new = {
         "source_id": state["source_id"], "last_attempt_at": ctx.now, "last_success_at": ctx.now,
-        "consecutive_failures": 0, "next_check_at": ctx.now + ctx.min_poll,
+        "consecutive_failures": 0, "next_check_at": schedule.next_poll(ctx.now, interval),
+        "poll_interval_s": interval,
         "etag": result.etag or state.get("etag"),
         "last_modified": result.last_modified or state.get("last_modified"),
     }
@@ -386,6 +394,13 @@ def _ok_state(ctx: RunContext, state: dict[str, Any], result: FetchResult, *, fu
     if full or state.get("last_unconditional_at") is None:
         new["last_unconditional_at"] = ctx.now
     return new
+
+
+def _poll_interval(ctx: RunContext, state: dict[str, Any], entries: int, new: int) -> float:
+    """The source's next interval (``acquire.schedule``), fixed at min_poll without a maximum."""
+    limits = schedule.PollLimits(ctx.min_poll.total_seconds(),
+                                 (ctx.max_poll or ctx.min_poll).total_seconds())
+    return schedule.next_interval(state.get("poll_interval_s"), entries, new, limits)
 
 
 def _log_row(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult | None,
