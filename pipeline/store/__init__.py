@@ -11,6 +11,8 @@ is then fetched again (without validators) by the next run.
     analysis.py   story scores, near-duplicate links, clusters
     outbox.py     the digest's content and its outbox
     discovery.py  unresolved aggregator items
+    backfill.py   loading archive shards, exporting a story as Parquet
+    parquet.py    Parquet written and merged without the warehouse (backfill workers)
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import duckdb
 from pipeline.errors import LockedError, StoreError
 
 from .analysis import AnalysisQueries
+from .backfill import BackfillQueries, SnapshotQueries
 from .core import Batch, Core, article_id_for, lock_is_held, sql_files, writer_lock
 from .discovery import DiscoveryQueries
 from .outbox import OutboxQueries
@@ -30,7 +33,7 @@ __all__ = ["Batch", "Store", "article_id_for", "lock_is_held", "open_reader", "o
            "sql_files", "writer_lock"]
 
 
-class Store(AnalysisQueries, OutboxQueries, DiscoveryQueries, Core):
+class Store(AnalysisQueries, OutboxQueries, DiscoveryQueries, BackfillQueries, SnapshotQueries, Core):
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 
