@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from pipeline.acquire.warc import PageFilter
 from pipeline.backfill import shards
-from pipeline.backfill.task import FileResult, FileTask, StoryFilter, run_task
+from pipeline.backfill.task import COUNTED, FileResult, FileTask, StoryFilter, run_task
 from pipeline.config import Settings, reference_dir
 from pipeline.config.references import read_reference_set
 from pipeline.errors import ConfigError
@@ -44,12 +44,7 @@ class Totals:
     files_done: int = 0
     done_before: int = 0
     failed: int = 0
-    records: int = 0
-    pages: int = 0
-    not_html: int = 0
-    unreadable: int = 0
-    kept: int = 0
-    off_story: int = 0
+    counts: Counter[str] = field(default_factory=Counter)  # task.COUNTED, of the files read now
     extract_failed: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
@@ -58,14 +53,13 @@ class Totals:
         self.files_done += 1
         self.done_before += int(r.skipped)
         self.failed += int(not r.done)
-        for name in ("records", "pages", "not_html", "unreadable", "kept", "off_story"):
-            if not r.skipped:
-                setattr(self, name, getattr(self, name) + getattr(r, name))
+        if not r.skipped:
+            self.counts.update({name: getattr(r, name) for name in COUNTED})
         self.extract_failed.update(dict(r.extract_failed))
         self.errors += list(r.errors)
 
     def rate(self) -> float:
-        return self.records / max(time.monotonic() - self.started, 1e-6)
+        return self.counts["records"] / max(time.monotonic() - self.started, 1e-6)
 
 
 Progress = Callable[[Totals], None]
@@ -101,7 +95,8 @@ def backfill(settings: Settings, plan: BackfillPlan, now: datetime,
             progress(totals)
     seconds = time.monotonic() - totals.started
     loaded = load_finished(settings, plan.shard_root, now)
-    return _summary(plan, totals, seconds, loaded)
+    return {**_summary(plan, totals, seconds, loaded),
+            "load_seconds": round(time.monotonic() - totals.started - seconds, 3)}
 
 
 def _results(tasks: list[FileTask], plan: BackfillPlan) -> Iterator[FileResult]:
@@ -173,9 +168,10 @@ def _summary(plan: BackfillPlan, t: Totals, seconds: float, loaded: dict[str, An
         "workers": plan.workers or os.cpu_count(), "shards": str(plan.shard_root),
         "files": t.files, "files_read": t.files_done - t.done_before - t.failed,
         "files_done_before": t.done_before, "files_failed": t.failed,
-        "records": t.records, "html_pages": t.pages, "not_html": t.not_html,
-        "unreadable_stretches": t.unreadable, "articles_kept": t.kept, "off_story": t.off_story,
+        "records": t.counts["records"], "html_pages": t.counts["pages"], "not_html": t.counts["not_html"],
+        "unreadable_stretches": t.counts["unreadable"], "articles_kept": t.counts["kept"],
+        "off_story": t.counts["off_story"],
         "extract_failed": dict(sorted(t.extract_failed.items())), "errors": t.errors[:20],
-        "seconds": round(seconds, 3), "records_per_second": round(t.records / max(seconds, 1e-6), 1),
+        "seconds": round(seconds, 3), "records_per_second": round(t.counts["records"] / max(seconds, 1e-6), 1),
         "loaded": loaded,
     }

@@ -71,6 +71,9 @@ class FileTask:
     max_body: int = 15 * 1024 * 1024
 
 
+COUNTED = ("records", "pages", "not_html", "unreadable", "kept", "off_story")  # summed over files
+
+
 @dataclass(frozen=True)
 class FileResult:
     warc: str

@@ -65,6 +65,9 @@ class BackfillQueries:
             "ORDER BY r.captured_at, r.warc_name, r.record_offset) = 1")
 
     def _insert_staged(self, run_id: int) -> None:
+        # The channel of every archive sighting: inactive, so never due and not in source_health.
+        self.con.execute("INSERT INTO sources (source_id, kind, url, active) "
+                         "VALUES ('backfill', 'backfill', 'warc:', FALSE) ON CONFLICT DO NOTHING")
         self.con.execute(
             "INSERT INTO outlets SELECT outlet_id, any_value(outlet_name), any_value(outlet_domain), FALSE, "
             "min(captured_at) FROM bf_new WHERE outlet_id IS NOT NULL AND NOT outlet_configured "

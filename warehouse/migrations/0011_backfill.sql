@@ -1,8 +1,7 @@
 -- 0011: backfill from web archives (issue 13). Pages read from WARC files are sighted by
--- the source 'backfill' (kind 'backfill', never polled: inactive), so every view that
--- names a channel shows them as such; each archive file loaded is recorded once.
-INSERT INTO sources (source_id, kind, url, active) VALUES ('backfill', 'backfill', 'warc:', FALSE)
-ON CONFLICT DO NOTHING;
+-- the source 'backfill' (kind 'backfill', never polled: inactive, added by the first
+-- backfill), so every view that names a channel shows them as such; each archive file
+-- loaded is recorded once.
 
 CREATE TABLE backfill_files (
     warc_key      VARCHAR PRIMARY KEY,     -- file name and size (shards.warc_key)
