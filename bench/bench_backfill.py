@@ -10,7 +10,7 @@ records per second of:
   then loading, dedup and scores (reported apart and together);
 and peak memory (largest resident set of this process and of any worker process).
 
-    python bench/bench_backfill.py [N]      # default 400
+    python bench/bench_backfill.py [N [FILES]]      # default 400 pages in 4 files
 """
 
 from __future__ import annotations
@@ -38,7 +38,15 @@ from pipeline.backfill.runner import BackfillPlan, backfill  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 
 
-def make_warc(path: Path, base: str, n: int) -> Path:
+def make_warcs(folder: Path, base: str, n: int, files: int) -> list[Path]:
+    """N pages spread over ``files`` files (a pool reads one file per process)."""
+    pages = make_pages(base, n)
+    step = -(-n // files)
+    return [write_warc(folder / f"bench-{i:02d}.warc.gz", archive_of(pages[i * step:(i + 1) * step], noise=False))
+            for i in range(files)]
+
+
+def make_pages(base: str, n: int) -> list[tuple[str, bytes]]:
     rng, pool = random.Random(5), sentences()
     start = datetime(2026, 6, 5, tzinfo=timezone.utc)
     pages = []
@@ -49,30 +57,33 @@ def make_warc(path: Path, base: str, n: int) -> Path:
         html = PAGE.format(title=escape(title), when=(start + timedelta(minutes=7 * i)).isoformat(),
                            url=url, paragraphs=body)
         pages.append((url, html.encode()))
-    return write_warc(path, archive_of(pages, noise=False))
+    return pages
 
 
-def read_fastwarc(path: Path, extract: bool = False) -> int:
+def read_fastwarc(paths: list[Path], extract: bool = False) -> int:
     n = 0
-    for rec in ArchiveIterator(open(path, "rb"), record_types=WarcRecordType.response, parse_http=True):
-        body = rec.reader.read()
-        if extract:
-            trafilatura.extract(body, url=rec.headers.get("WARC-Target-URI"))
-        n += 1
+    for path in paths:
+        with open(path, "rb") as stream:
+            for rec in ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True):
+                body = rec.reader.read()
+                if extract:
+                    trafilatura.extract(body, url=rec.headers.get("WARC-Target-URI"))
+                n += 1
     return n
 
 
-def read_warcio(path: Path) -> int | None:
+def read_warcio(paths: list[Path]) -> int | None:
     try:
         from warcio.archiveiterator import ArchiveIterator as WarcioIterator
     except ImportError:
         return None
     n = 0
-    with open(path, "rb") as stream:
-        for rec in WarcioIterator(stream):
-            if rec.rec_type == "response":
-                rec.content_stream().read()
-                n += 1
+    for path in paths:
+        with open(path, "rb") as stream:
+            for rec in WarcioIterator(stream):
+                if rec.rec_type == "response":
+                    rec.content_stream().read()
+                    n += 1
     return n
 
 
@@ -88,18 +99,19 @@ def timed(label: str, func, records: int | None = None) -> float:
     return count / seconds
 
 
-def run_backfill(config: Path, warc: Path, shards: Path, workers: int) -> dict:
+def run_backfill(config: Path, warcs: list[Path], shards: Path, workers: int) -> dict:
     settings = load_settings(config)
-    plan = BackfillPlan((warc,), shards, PageFilter(), workers=workers)
+    plan = BackfillPlan(tuple(warcs), shards, PageFilter(), workers=workers)
     return backfill(settings, plan, datetime(2026, 6, 20, tzinfo=timezone.utc))
 
 
-def main(n: int) -> None:
+def main(n: int, files: int) -> None:
     tmp = Path(tempfile.mkdtemp())
     with Newsroom() as room:  # only its configuration is used: nothing is fetched
-        warc = make_warc(tmp / "bench.warc.gz", room.base_url, n)
+        warc = make_warcs(tmp, room.base_url, n, files)
         configs = [room.write_config(tmp / f"config{w}", tmp / f"w{w}" / "newswatch.duckdb") for w in (1, 2)]
-    print(f"WARC: {n} responses + {n} requests, {warc.stat().st_size / 2**20:.1f} MiB gzip per record")
+    size = sum(p.stat().st_size for p in warc) / 2**20
+    print(f"{files} WARC files: {n} responses + {n} requests, {size:.1f} MiB, gzip per record")
     timed("FastWARC, read bodies", lambda: read_fastwarc(warc))
     timed("warcio, read bodies", lambda: read_warcio(warc))
     floor = timed("FastWARC + bare trafilatura.extract, 1 core", lambda: read_fastwarc(warc, extract=True))
@@ -117,4 +129,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 400)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 400, int(sys.argv[2]) if len(sys.argv) > 2 else 4)

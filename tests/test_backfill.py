@@ -85,7 +85,7 @@ def test_reader_skips_other_records_and_reads_past_a_truncated_one(world):
     expected = [r[0] for r in rows(fetched.warehouse, "SELECT url FROM articles WHERE status = 'extracted' "
                                                       "ORDER BY url")]
     assert sorted(p.url for p in pages) == expected  # every page, also those after the cut
-    assert (stats.not_html, stats.unreadable) == (1, 1)
+    assert (stats.not_html, stats.not_ok, stats.unreadable) == (1, 1, 1)
     assert "unwanted.localhost" not in {p.host for p in pages}
     everything = ReadStats()
     assert len(list(iter_pages(warc, PageFilter(), everything))) == len(pages) + 1  # the other host

@@ -18,7 +18,7 @@ CAPTURED = datetime(2026, 6, 6, 12, 0, tzinfo=timezone.utc)
 
 def record(url: str, body: bytes, *, content_type: str = "text/html; charset=utf-8",
            kind: WarcRecordType = WarcRecordType.response, captured: datetime = CAPTURED,
-           compress: bool = True) -> bytes:
+           compress: bool = True, status: str = "200 OK") -> bytes:
     """One WARC record holding an HTTP response (or request) for ``url``."""
     rec = WarcRecord()
     rec.init_headers(kind)
@@ -28,7 +28,7 @@ def record(url: str, body: bytes, *, content_type: str = "text/html; charset=utf
         http = f"GET {url} HTTP/1.1\r\nHost: example\r\n\r\n".encode()
         rec.headers["Content-Type"] = "application/http; msgtype=request"
     else:
-        head = f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
         http = head.encode() + body
         rec.headers["Content-Type"] = "application/http; msgtype=response"
     rec.set_bytes_content(http)
@@ -56,7 +56,7 @@ def newsroom_pages(urls: Iterable[str]) -> list[tuple[str, bytes]]:
 
 def archive_of(pages: list[tuple[str, bytes]], *, noise: bool = True, captured: datetime = CAPTURED) -> list[bytes]:
     """Records for ``pages`` with, when ``noise``, a request record before each, an image,
-    a page of a host nobody asked for and a truncated record in between."""
+    a page of a host nobody asked for, an error page and a truncated record in between."""
     out: list[bytes] = []
     for i, (url, body) in enumerate(pages):
         if noise:
@@ -65,6 +65,7 @@ def archive_of(pages: list[tuple[str, bytes]], *, noise: bool = True, captured: 
         if noise and i == 1:
             out.append(record(url.rsplit("/", 1)[0] + "/logo.png", b"\x89PNG....", content_type="image/png"))
             out.append(record("http://unwanted.localhost/story.html", body))
+            out.append(record(url + "?gone", b"<html><p>" + b"Not found. " * 40 + b"</p></html>", status="404 Not Found"))
             cut = record(url + "?cut", body)
             out.append(cut[: len(cut) // 2])  # a download cut short in the middle of the file
     return out

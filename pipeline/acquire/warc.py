@@ -48,6 +48,7 @@ class ReadStats:
     records: int = 0      # response records whose headers passed the host and date filter
     pages: int = 0        # of those, HTML with a body: handed on
     not_html: int = 0
+    not_ok: int = 0       # HTML, but not a 2xx answer (a redirect, an error page)
     unreadable: int = 0   # truncated or garbled stretches skipped
     errors: list[str] = field(default_factory=list)
 
@@ -121,6 +122,9 @@ def _page(record: WarcRecord, stats: ReadStats, max_body: int, offset: int) -> W
     ctype = (record.http_content_type or "").lower()
     if not ctype.startswith(HTML_TYPES):
         stats.not_html += 1
+        return None
+    if not 200 <= (record.http_headers.status_code or 0) < 300:
+        stats.not_ok += 1
         return None
     body = record.reader.read(max_body)
     url = record.headers.get("WARC-Target-URI") or ""

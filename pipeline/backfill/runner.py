@@ -169,6 +169,7 @@ def _summary(plan: BackfillPlan, t: Totals, seconds: float, loaded: dict[str, An
         "files": t.files, "files_read": t.files_done - t.done_before - t.failed,
         "files_done_before": t.done_before, "files_failed": t.failed,
         "records": t.counts["records"], "html_pages": t.counts["pages"], "not_html": t.counts["not_html"],
+        "not_2xx": t.counts["not_ok"],
         "unreadable_stretches": t.counts["unreadable"], "articles_kept": t.counts["kept"],
         "off_story": t.counts["off_story"],
         "extract_failed": dict(sorted(t.extract_failed.items())), "errors": t.errors[:20],

@@ -71,7 +71,7 @@ class FileTask:
     max_body: int = 15 * 1024 * 1024
 
 
-COUNTED = ("records", "pages", "not_html", "unreadable", "kept", "off_story")  # summed over files
+COUNTED = ("records", "pages", "not_html", "not_ok", "unreadable", "kept", "off_story")  # summed over files
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class FileResult:
     records: int = 0
     pages: int = 0
     not_html: int = 0
+    not_ok: int = 0
     unreadable: int = 0
     kept: int = 0
     off_story: int = 0
@@ -122,7 +123,7 @@ def _read_file(task: FileTask, path: Path, root: Path, key: str) -> FileResult:
         shards.abandon_work(work)
         return FileResult(task.warc, key, False, errors=(f"{task.warc}: cannot read: {exc.strerror or exc}",))
     result = FileResult(task.warc, key, True, records=stats.records, pages=stats.pages,
-                        not_html=stats.not_html, unreadable=stats.unreadable, kept=len(rows),
+                        not_html=stats.not_html, not_ok=stats.not_ok, unreadable=stats.unreadable, kept=len(rows),
                         off_story=off_story, extract_failed=tuple(sorted(failed.items())),
                         errors=tuple(stats.errors[:20]), seconds=round(time.monotonic() - started, 3))
     shards.finish_work(root, key, work, rows, result.__dict__)
