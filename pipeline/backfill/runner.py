@@ -106,8 +106,9 @@ def _results(tasks: list[FileTask], plan: BackfillPlan) -> Iterator[FileResult]:
     workers = min(plan.workers or os.cpu_count() or 1, max(len(tasks), 1))
     # Forked: the coordinator holds no warehouse handle yet (it opens it only to load).
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-        for future in as_completed([pool.submit(run_task, t) for t in tasks]):
-            yield future.result()
+        futures = {pool.submit(run_task, t): t for t in tasks}
+        for future in as_completed(futures):
+            yield _outcome(future, futures[future])
 
 
 def _on_dask(tasks: list[FileTask], address: str) -> Iterator[FileResult]:
@@ -124,10 +125,21 @@ def _on_dask(tasks: list[FileTask], address: str) -> Iterator[FileResult]:
         keys = [f"newswatch-backfill-{i}-{Path(t.warc).name}" for i, t in enumerate(tasks)]
         # A task whose worker died is run again elsewhere; its shards replace the cut-short ones.
         futures = client.map(run_task, tasks, key=keys, retries=3)
+        by_key = {f.key: t for f, t in zip(futures, tasks)}
         for future in dask_completed(futures):
-            yield future.result()
+            yield _outcome(future, by_key[future.key])
     finally:
         client.close()
+
+
+def _outcome(future: Any, task: FileTask) -> FileResult:
+    """The task's result; a worker process that died (the OOM killer, a kill) or a task
+    that failed on every retry is a failed file, named, and the run carries on: its file
+    has no manifest, so the next invocation reads it again."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - BrokenProcessPool, KilledWorker, a bug in one file
+        return FileResult(task.warc, "", False, errors=(f"{task.warc}: not finished: {type(exc).__name__}: {exc}",))
 
 
 def load_finished(settings: Settings, root: Path, now: datetime) -> dict[str, Any]:
