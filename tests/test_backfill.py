@@ -65,17 +65,35 @@ def score_rows(warehouse: Path) -> list[tuple]:
                            "USING (article_id) WHERE a.status = 'extracted' ORDER BY 1, 2")
 
 
-def test_backfilled_articles_and_scores_equal_fetched_ones(world, tmp_path):
+def test_backfilled_articles_and_scores_equal_fetched_ones_and_stay_so(world, tmp_path):
     room, fetched, warc, hosts = world
-    site, summary = backfilled(room, tmp_path, str(warc), "--hosts", str(hosts), "--workers", "2")
+    copy = tmp_path / "news-0002.warc.gz"  # the same pages captured again, in another file
+    copy.write_bytes(warc.read_bytes() + record("http://127.0.0.1:9/extra", b"<html></html>"))
+    site, summary = backfilled(room, tmp_path / "site", str(warc), str(copy), "--hosts", str(hosts),
+                               "--workers", "2")
     assert article_rows(site.warehouse) == article_rows(fetched.warehouse)
     assert score_rows(site.warehouse) == score_rows(fetched.warehouse)
     assert {r[3] for r in score_rows(site.warehouse)} >= {"relevant", "not"}
-    kept = summary["articles_kept"]
-    assert kept == len(article_rows(fetched.warehouse)) and summary["loaded"]["new_articles"] == kept
+    articles = len(article_rows(fetched.warehouse))
+    assert summary["articles_kept"] == 2 * articles and summary["loaded"]["new_articles"] == articles
+    assert summary["loaded"]["new_sightings"] == 2 * articles  # one article, two captures
     channels = rows(site.warehouse, "SELECT DISTINCT channel, source_id FROM discovery_channels")
     assert channels == [("backfill", "backfill")]
-    assert rows(site.warehouse, "SELECT count(*) FROM sightings WHERE source_id = 'backfill'") == [(kept,)]
+    # compact, then a second invocation: neither changes what is stored
+    root = site.warehouse.parent / "backfill"
+    before, files = _shard_rows(root), len(list((root / shards.PAGES).rglob("*.parquet")))
+    result = site.run("compact")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["partitions_merged"] > 0
+    assert len(list((root / shards.PAGES).rglob("*.parquet"))) < files
+    assert _shard_rows(root) == before
+    tables = ["articles", "article_urls", "sightings", "story_scores", "clusters", "lsh_bands", "backfill_files"]
+    contents = table_contents(site.warehouse, tables)
+    again = site.run("backfill", str(warc), str(copy), "--hosts", str(hosts))
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert (summary["files_done_before"], summary["records"], summary["loaded"]["files"]) == (2, 0, 0)
+    assert table_contents(site.warehouse, tables) == contents
 
 
 def test_reader_skips_other_records_and_reads_past_a_truncated_one(world):
@@ -126,28 +144,6 @@ def test_export_writes_a_snapshot_duckdb_reads_back(world, tmp_path):
         con.close()
     assert daily == rows(fetched.warehouse, "SELECT * FROM story_daily WHERE story_id = 'rsi-pause' ORDER BY day")
     assert scores == about["files"]["story_scores.parquet"] > 0
-
-
-def test_compact_then_a_second_invocation_change_nothing(world, tmp_path):
-    room, fetched, warc, hosts = world
-    copy = tmp_path / "news-0002.warc.gz"  # the same pages captured again, in another file
-    copy.write_bytes(warc.read_bytes() + record("http://127.0.0.1:9/extra", b"<html></html>"))
-    site, first = backfilled(room, tmp_path / "site", str(warc), str(copy), "--hosts", str(hosts))
-    assert first["loaded"]["new_sightings"] == 2 * first["loaded"]["new_articles"]  # one article, two captures
-    root = site.warehouse.parent / "backfill"
-    before, files = _shard_rows(root), len(list((root / shards.PAGES).rglob("*.parquet")))
-    result = site.run("compact")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["partitions_merged"] > 0
-    assert len(list((root / shards.PAGES).rglob("*.parquet"))) < files
-    assert _shard_rows(root) == before
-    tables = ["articles", "article_urls", "sightings", "story_scores", "clusters", "lsh_bands", "backfill_files"]
-    contents = table_contents(site.warehouse, tables)
-    again = site.run("backfill", str(warc), str(copy), "--hosts", str(hosts))
-    assert again.returncode == 0, again.stderr
-    summary = json.loads(again.stdout)
-    assert (summary["files_done_before"], summary["records"], summary["loaded"]["files"]) == (2, 0, 0)
-    assert table_contents(site.warehouse, tables) == contents
 
 
 def _shard_rows(root: Path) -> list[tuple]:
