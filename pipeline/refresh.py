@@ -179,7 +179,7 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
 
 def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
                     link_key: str, article: Article) -> str:
-    article, declared = own_identity(ctx.resolver, article)
+    article, declared = _own_identity(ctx, article)
     keys = {link_key, fp.canonical_url(article.url), article.canonical_url}
     existing = _existing_id(ctx, work, keys - {link_key})
     if existing:  # the same page reached by another link: one article, another sighting
@@ -193,7 +193,7 @@ def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
         work.batch.rescore.append(article_id)
     outlet = _outlet(ctx, work, state, article.url, article.site_name)
     print_ = fp.fingerprint(article.text)
-    row = article_row(article_id, article, outlet, print_, ctx.now, ctx.run_id)
+    row = _article_row(ctx, article_id, article, outlet, print_)
     row["declared_canonical"] = declared
     work.batch.articles.append(row)
     work.batch.fingerprints.append((article_id, list(print_.minhash), list(print_.bands)))
@@ -202,19 +202,18 @@ def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     return article_id
 
 
-def own_identity(resolver: OutletResolver, article: Article) -> tuple[Article, str | None]:
+def _own_identity(ctx: RunContext, article: Article) -> tuple[Article, str | None]:
     """A canonical link to *another outlet* is a syndication claim, not this page's
     identity: the copy stays an article of the outlet that published it (and dedup links
-    it to the original), so the original is still fetched when its own feed lists it.
-    Returns the article as stored and the claim (None when there is none)."""
+    it to the original), so the original is still fetched when its own feed lists it."""
     own = fp.canonical_url(article.url)
-    if article.canonical_url == own or _same_outlet(resolver, article.canonical_url, article.url):
+    if article.canonical_url == own or _same_outlet(ctx, article.canonical_url, article.url):
         return article, None
     return replace(article, canonical_url=own), article.canonical_url
 
 
-def _same_outlet(resolver: OutletResolver, a: str, b: str) -> bool:
-    first, second = resolver.resolve(a), resolver.resolve(b)
+def _same_outlet(ctx: RunContext, a: str, b: str) -> bool:
+    first, second = ctx.resolver.resolve(a), ctx.resolver.resolve(b)
     return bool(first and second and first.outlet_id == second.outlet_id)
 
 
@@ -232,9 +231,8 @@ def _remember_urls(work: _SourceWork, keys: set[str], article_id: str) -> None:
         work.batch.urls.append((key, article_id))
 
 
-def article_row(article_id: str, article: Article, outlet: OutletMatch | None, print_: Any,
-                now: datetime, run_id: int | None) -> dict[str, Any]:
-    """The ``articles`` row of an extracted page (``backfill`` writes the same rows)."""
+def _article_row(ctx: RunContext, article_id: str, article: Article, outlet: OutletMatch | None,
+                 print_: Any) -> dict[str, Any]:
     return {
         "article_id": article_id, "canonical_url": article.canonical_url, "url": article.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "extracted", "fail_reason": None,
@@ -242,7 +240,7 @@ def article_row(article_id: str, article: Article, outlet: OutletMatch | None, p
         "published_at": article.published, "site_name": article.site_name,
         "language": article.language, "description": article.description, "body": article.text,
         "content_hash": print_.content_hash, "word_count": print_.word_count,
-        "first_seen_at": now, "updated_at": now, "run_id": run_id,
+        "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
     }
 
 

@@ -2,7 +2,7 @@
 worker; never opens the warehouse.
 
 Each kept page becomes exactly the ``articles`` row ``newswatch run`` would store for it
-(``refresh.article_row`` after ``refresh.own_identity``), plus what the loader needs: the
+(``refresh._article_row`` after ``refresh._own_identity``), plus what the loader needs: the
 page's URL keys, its MinHash signature and band keys, its outlet, and where in which
 archive it was found.
 """
@@ -26,7 +26,7 @@ from pipeline.content.extract import extract_article
 from pipeline.content.outlets import OutletResolver
 from pipeline.errors import ExtractError
 from pipeline.models import Article
-from pipeline.refresh import article_row, own_identity
+from pipeline.refresh import _article_row, _own_identity  # noqa: PLC2701 - see _RowContext
 from pipeline.store import article_id_for
 from pipeline.story.decisions import StoryReference, score_article
 from pipeline.story.scorer import build_reference
@@ -130,6 +130,18 @@ def _read_file(task: FileTask, path: Path, root: Path, key: str) -> FileResult:
     return result
 
 
+@dataclass(frozen=True)
+class _RowContext:
+    """What ``refresh._own_identity`` and ``refresh._article_row`` read of a poll's
+    context. Backfill calls exactly the functions ``run`` stores a page with, so whatever
+    they come to write (columns added by other issues) backfill writes too; they stay
+    private to ``refresh`` for now to keep parallel branches' merges small."""
+
+    resolver: OutletResolver
+    now: datetime  # the capture time: an archived page was first seen when it was captured
+    run_id: int | None  # set by the loader
+
+
 def _row(page: WarcPage, key: str, warc_name: str, resolver: OutletResolver,
          failed: Counter[str]) -> dict[str, Any] | None:
     try:
@@ -140,10 +152,11 @@ def _row(page: WarcPage, key: str, warc_name: str, resolver: OutletResolver,
     except Exception as exc:  # noqa: BLE001 - one page that crashes the extractor is one page
         failed[f"crashed: {type(exc).__name__}"] += 1
         return None
-    article, declared = own_identity(resolver, article)
+    ctx = _RowContext(resolver, page.captured, None)
+    article, declared = _own_identity(ctx, article)  # type: ignore[arg-type]
     outlet = resolver.resolve(article.url, article.site_name)
     print_ = fp.fingerprint(article.text)
-    row = article_row(article_id_for(article.canonical_url), article, outlet, print_, page.captured, None)
+    row = _article_row(ctx, article_id_for(article.canonical_url), article, outlet, print_)  # type: ignore[arg-type]
     row.update(
         declared_canonical=declared,
         url_keys=sorted({fp.canonical_url(page.url), fp.canonical_url(article.url), article.canonical_url}),
