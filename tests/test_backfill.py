@@ -9,6 +9,7 @@ warehouse must give the same articles and the same scores.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -107,6 +108,21 @@ def test_reader_skips_other_records_and_reads_past_a_truncated_one(world):
     assert "unwanted.localhost" not in {p.host for p in pages}
     everything = ReadStats()
     assert len(list(iter_pages(warc, PageFilter(), everything))) == len(pages) + 1  # the other host
+
+
+def test_plain_and_whole_file_gzip_archives_read_alike_and_resync(tmp_path):
+    body = b"<html><body>" + b"<p>a few words of text</p>" * 30 + b"</body></html>"
+    plain = b"".join(record(f"http://127.0.0.1/{i}", body, compress=False) for i in range(3))
+    cut = plain[: len(plain) * 2 // 3] + b"garbage\r\n" + record("http://127.0.0.1/x", body, compress=False)
+    files = {"plain.warc": plain, "whole.warc.gz": gzip.compress(plain), "cut.warc": cut}
+    found = {}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        stats = ReadStats()
+        found[name] = ([p.url for p in iter_pages(tmp_path / name, PageFilter(), stats)], stats.unreadable)
+    urls = [f"http://127.0.0.1/{i}" for i in range(3)]
+    assert found["plain.warc"] == found["whole.warc.gz"] == (urls, 0)
+    assert found["cut.warc"] == (urls[:2] + ["http://127.0.0.1/x"], 1)
 
 
 def test_story_option_keeps_only_pages_the_story_does_not_rule_out(world, tmp_path):
