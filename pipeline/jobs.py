@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -14,6 +15,9 @@ from pipeline.config import Settings, reference_dir
 from pipeline.config.references import Seed, read_reference_set
 from pipeline.content import dedup
 from pipeline.content import fingerprint as fp
+from pipeline.content.archive import PageArchive
+from pipeline.content.reextract import ReextractReport
+from pipeline.content.reextract import reextract as redo_pages
 from pipeline.content.outlets import OutletResolver
 from pipeline.content.worker import IsolatedExtractor
 from pipeline.models import RunReport
@@ -59,9 +63,9 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     resolver = OutletResolver(settings.outlets)
     report.seeds_loaded = load_seeds(store, settings, resolver, now, run_id)
     due = [s.id for s in settings.sources] if force else store.due_sources(now)
-    with Fetcher(http_limits(settings)) as fetcher:
+    with Fetcher(http_limits(settings)) as fetcher, PageArchive(archive_dir(settings)) as archive:
         ctx = _context(store, fetcher, resolver, settings, run_id, now)
-        ctx.extract = extractor
+        ctx.extract, ctx.archive = extractor, archive
         ctx.robots = RobotsGate(fetcher, store, now, float(settings.get("http", "feed_timeout")))
         for i, source_id in enumerate(due):
             if stop is not None and stop.is_set():
@@ -82,16 +86,23 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     return report
 
 
+def archive_dir(settings: Settings) -> Path:
+    """The page archive's folder: ``archive/`` beside the warehouse file."""
+    return settings.warehouse_path.parent / "archive"
+
+
 def _page_progress(progress: Progress, source_id: str, done: int, total: int) -> Callable[[str], None]:
     pages = iter(range(1, 1 << 30))
     return lambda url: progress(source_id, done, total, None, f"page {next(pages)}: {url}")
 
 
-def analyse(store: Store, settings: Settings, now: datetime) -> dict[str, int]:
+def analyse(store: Store, settings: Settings, now: datetime, *, all_clusters: bool = False) -> dict[str, int]:
     """What follows the facts: near-duplicate links, clusters, story scores. Each step
-    only handles what is still pending, so a crashed run's leftovers are done next time."""
+    only handles what is still pending, so a crashed run's leftovers are done next time.
+    Clusters are recomputed for the articles checked since the last time, or all of them
+    (``all_clusters``); "clusters" counts the multi-member clusters written."""
     links = dedup.link_pending(store, now)
-    clusters = dedup.recluster(store)
+    clusters = dedup.recluster(store, full=all_clusters)
     scored = scoring.score_pending(store, settings, now)
     return {"dup_links": links, "clusters": clusters, "scored": scored}
 
@@ -107,9 +118,22 @@ def rescore(settings: Settings, now: datetime, *, story_id: str | None = None,
             store.clear_scores(story_id)
             if redo_duplicates:
                 store.reset_dedup()
-            return analyse(store, settings, now)
+            return analyse(store, settings, now, all_clusters=redo_duplicates)
         finally:
             store.close()
+
+
+def reextract(settings: Settings, now: datetime, *, since: datetime | None = None,
+              source_id: str | None = None) -> tuple[ReextractReport, dict[str, int]]:
+    """Archived pages through the current extractor, then the analysis; nothing fetched."""
+    with writer_lock(settings.warehouse_path):
+        with IsolatedExtractor(timeout=float(settings.get("http", "page_timeout"))) as extractor:
+            store = open_writer(settings.warehouse_path)
+            try:
+                report = redo_pages(store, extractor, archive_dir(settings), now, since, source_id)
+                return report, analyse(store, settings, now)
+            finally:
+                store.close()
 
 
 def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings: Settings,
@@ -121,6 +145,7 @@ def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings:
         max_pages=int(settings.get("http", "max_pages_per_source")),
         min_poll=timedelta(minutes=int(settings.get("schedule", "min_poll_minutes"))),
         max_backoff=timedelta(hours=float(settings.get("schedule", "max_backoff_hours"))),
+        max_poll=timedelta(minutes=int(settings.get("schedule", "max_poll_minutes"))),
         sitemap_since=documents.sitemap_since(settings.stories, now),
     )
 
