@@ -1,7 +1,8 @@
 """The command line: parse input, call one job, map reports and errors to exit codes.
 
 One module per command family (``ingest``: run, daemon, config; ``sources``; ``query``;
-``digest``; ``story``: explain, rescore, eval; ``reextract``); ``common`` holds the exit codes and the
+``digest``; ``story``: explain, rescore, eval; ``reextract``; ``backfill``: backfill, compact,
+export); ``common`` holds the exit codes and the
 row printer they share.
 
 Exit codes:
@@ -30,6 +31,7 @@ from pipeline.cli.common import (
     EXIT_STRICT,
     EXIT_UNDELIVERED,
 )
+from pipeline.cli.backfill import BACKFILL_COMMANDS
 from pipeline.cli.digest import DIGEST_COMMANDS
 from pipeline.cli.ingest import INGEST_COMMANDS
 from pipeline.cli.query import QUERY_COMMANDS
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, tuple[Callable[..., int], str, str, Callable[[argparse.ArgumentParser], None]]] = {
     **INGEST_COMMANDS, **SOURCE_COMMANDS, **QUERY_COMMANDS, **DIGEST_COMMANDS, **STORY_COMMANDS,
     **REEXTRACT_COMMANDS,
+    **BACKFILL_COMMANDS,
 }
 
 

@@ -14,6 +14,8 @@ is then fetched again (without validators) by the next run.
     discovery.py  unresolved aggregator items
     archived.py   articles whose pages are archived (``newswatch reextract``)
     hygiene.py    control characters removed before any write, escaped before printing
+    backfill.py   loading archive shards, exporting a story as Parquet
+    parquet.py    Parquet written and merged without the warehouse (backfill workers)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pipeline.errors import LockedError, StoreError
 
 from .analysis import AnalysisQueries
 from .archived import ArchivedQueries
+from .backfill import BackfillQueries, SnapshotQueries
 from .clusters import ClusterQueries
 from .core import (
     Batch,
@@ -50,7 +53,8 @@ __all__ = ["Batch", "Store", "article_id_for", "is_storage_error", "lock_is_held
 INDEX_SCAN = "SET index_scan_max_count = 20000"
 
 
-class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, Core):
+class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, BackfillQueries,
+            SnapshotQueries, Core):
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 
