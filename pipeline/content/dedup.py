@@ -3,11 +3,14 @@
 Steps, each resumable (an article is marked checked in the same transaction as its links):
 1. candidates: articles sharing an LSH band key (MinHash, ``fingerprint.band_keys``), plus
    articles with the same normalized-text hash; never all pairs;
-2. confirm: exact word-shingle Jaccard / containment (``neardup.compare_shingles``);
+2. confirm: exact word-shingle Jaccard / containment (``neardup.compare_shingles``), with
+   each side's outlet template (learnt first from the outlet's recent pages and stored,
+   ``learn_templates``) left out, so furniture never makes two pages copies;
 3. two more links that need no text: a page's canonical link to another outlet's page
    (the publisher's syndication claim), and Media Cloud's rule, the same normalized title
    inside one outlet within 7 days (a story republished at a new URL);
-4. clusters: union-find over all links; the origin is the earliest published member, else
+4. clusters: union-find over all links, excerpt links never bridging two clusters
+   (``neardup.cluster``); the origin is the earliest published member, else
    the earliest seen (``neardup.origin``); everything else in the cluster is a copy.
 """
 
@@ -30,6 +33,7 @@ def link_pending(store: Store, now: datetime, progress: Callable[[int, int], Non
     """Check every article not checked yet; returns the number of links found. Each chunk
     is committed with its "checked" marks, so an interrupted pass resumes where it was."""
     pending = store.articles_to_dedup()
+    learn_templates(store, {a["outlet_id"] for a in pending if a.get("outlet_id")}, now)
     found = 0
     for start in range(0, len(pending), CHUNK):
         part = pending[start:start + CHUNK]
@@ -41,14 +45,26 @@ def link_pending(store: Store, now: datetime, progress: Callable[[int, int], Non
     return found
 
 
+def learn_templates(store: Store, outlet_ids: set[str], now: datetime) -> None:
+    """Relearn the template shingles of these outlets from their recent pages."""
+    if not outlet_ids:
+        return
+    bodies = store.outlet_bodies(sorted(outlet_ids), neardup.TEMPLATE_SAMPLE)
+    learnt = {o: (len(texts), neardup.template_shingles([_shingled(t)[1] for t in texts]))
+              for o, texts in bodies.items()}
+    store.save_outlet_templates(learnt, now)
+
+
 def _links_for_chunk(store: Store, part: list[dict[str, Any]]) -> list[Link]:
     candidates = store.candidates_of([a["article_id"] for a in part])
     others = sorted({o for c in candidates.values() for o in c})
     shingled = {aid: _shingled(body) for aid, body in store.bodies(others).items()}
+    templates = store.outlet_templates(others + [a["article_id"] for a in part])
     links: dict[tuple[str, str], Link] = {}
     for article in part:
         mine = _shingled(article["body"])
-        found = _text_links(article["article_id"], mine, candidates.get(article["article_id"], set()), shingled)
+        found = _text_links(article["article_id"], mine, candidates.get(article["article_id"], set()), shingled,
+                            templates)
         for link in found + _canonical_links(store, article) + _title_links(store, article):
             links.setdefault((link[0], link[1]), link)
     return [links[k] for k in sorted(links)]
@@ -60,12 +76,15 @@ def _shingled(body: str) -> tuple[list[str], set[int]]:
 
 
 def _text_links(me: str, mine: tuple[list[str], set[int]], candidates: set[str],
-                shingled: dict[str, tuple[list[str], set[int]]]) -> list[Link]:
+                shingled: dict[str, tuple[list[str], set[int]]],
+                templates: dict[str, frozenset[int]]) -> list[Link]:
     links = []
+    none: frozenset[int] = frozenset()
     for other in sorted(candidates & shingled.keys()):
         theirs = shingled[other]
         match = neardup.compare_shingles(mine[1], theirs[1], len(mine[0]), len(theirs[0]),
-                                         exact=bool(mine[0]) and mine[0] == theirs[0])
+                                         exact=bool(mine[0]) and mine[0] == theirs[0],
+                                         ignore=templates.get(me, none) | templates.get(other, none))
         if match.duplicate:
             links.append(_pair(me, other, match.relation, match.jaccard, match.containment))
     return links

@@ -13,7 +13,7 @@ each constant's docstring.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -59,14 +59,31 @@ EXCERPT_MIN_WORDS = 50
 """An excerpt needs this many words: below it a single shared quote or a standard
 sentence ("The company did not respond to a request for comment") is contained too."""
 
-# Known limit (bench "other brief, same outlet"): two different short items (about 80
-# words) inside the same heavy outlet template (about 100 words) reach J 0.355 and pass
-# the long-text rule; ``compare_shingles(..., ignore=...)`` with the outlet's frequent
-# shingles removes that (bench: precision 0.934 -> 0.983, recall unchanged at 1.0).
-# A roundup that reproduces a whole short item is, correctly, its "excerpt"; clustering
-# on excerpt edges can therefore chain two stories through a roundup.
+# Two different short items (about 80 words) inside the same heavy outlet template (about
+# 100 words) reach J 0.355 and pass the long-text rule; ``compare_shingles(..., ignore=...)``
+# with the outlet's template shingles (``template_shingles``) removes that (bench:
+# precision 0.934 -> 0.983, recall unchanged at 1.0).
+# A roundup that reproduces a whole short item is, correctly, its "excerpt"; ``cluster``
+# therefore never lets containment links join two clusters through one text.
 
 RELATIONS = ("exact", "copy", "excerpt", "distinct")
+
+WEAK_RELATIONS = frozenset({"excerpt"})
+"""Links that say "this text lies inside that one" rather than "these are one text": a
+roundup or a quote-heavy page lies around several stories at once, so these links attach
+a text to one cluster but never bridge two (see ``cluster``)."""
+
+TEMPLATE_MIN_TEXTS = 3
+"""A shingle is outlet template when it recurs in this many of the outlet's distinct texts
+(one recurrence more than "a copy and its original")..."""
+
+TEMPLATE_SHARE = 0.5
+"""...and in at least this share of them: furniture is on (nearly) every page, while a
+quote or a name an outlet keeps reusing is on a few."""
+
+TEMPLATE_SAMPLE = 60
+"""The outlet's most recent texts the template is learnt from: cost stays flat as the
+warehouse grows, and a redesigned template is learnt anew."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +128,10 @@ def compare_shingles(
     heavy outlet boilerplate can pass the copy rule (bench: "other brief, same outlet").
     """
     if ignore:
-        a, b = a - ignore, b - ignore
+        # every ignored shingle stands for about one word of template, not of the article
+        kept_a, kept_b = a - ignore, b - ignore
+        words_a, words_b = words_a - (len(a) - len(kept_a)), words_b - (len(b) - len(kept_b))
+        a, b = kept_a, kept_b
     j, c = fp.jaccard(a, b), fp.containment(a, b)
     return Match(j, c, _relation(j, c, min(words_a, words_b), exact))
 
@@ -131,19 +151,89 @@ def copy_threshold(shorter_words: int) -> float:
     return COPY_JACCARD if shorter_words >= LONG_TEXT_WORDS else COPY_JACCARD_SHORT
 
 
+def template_shingles(texts: Sequence[set[int]]) -> frozenset[int]:
+    """Shingles one outlet repeats on its pages: in at least ``TEMPLATE_MIN_TEXTS`` and
+    ``TEMPLATE_SHARE`` of its *distinct* texts (``texts``: one outlet's shingle sets).
+
+    Texts that are copies of one another once the recurring shingles are set aside count
+    once, so an outlet whose few pages all carry one story does not learn that story as
+    its template (which would then hide the story's real copies elsewhere).
+    """
+    frequent = _frequent(texts)
+    if not frequent:
+        return frozenset()
+    distinct: list[set[int]] = []
+    for shingles in texts:
+        rest = shingles - frequent
+        if not any(_same_text(rest, other - frequent) for other in distinct):
+            distinct.append(shingles)
+    return _frequent(distinct) if len(distinct) < len(texts) else frequent
+
+
+def _frequent(texts: Sequence[set[int]]) -> frozenset[int]:
+    counts: dict[int, int] = {}
+    for shingles in texts:
+        for h in shingles:
+            counts[h] = counts.get(h, 0) + 1
+    floor = max(TEMPLATE_MIN_TEXTS, TEMPLATE_SHARE * len(texts))
+    return frozenset(h for h, n in counts.items() if n >= floor)
+
+
+def _same_text(a: set[int], b: set[int]) -> bool:
+    return fp.jaccard(a, b) >= COPY_JACCARD or fp.containment(a, b) >= EXCERPT_CONTAINMENT
+
+
 K = TypeVar("K", bound=Hashable)
 
 
-def cluster(pairs: Iterable[tuple[K, K]]) -> dict[K, K]:
-    """Union-find over confirmed duplicate pairs: every id seen -> its cluster root.
+def cluster(links: Iterable[tuple[K, K] | tuple[K, K, str]]) -> dict[K, K]:
+    """Union-find over confirmed links, (a, b) or (a, b, relation): every id -> its root.
 
+    Strong links (copies, exact, canonical, title) join at once. A weak link
+    (``WEAK_RELATIONS``: one text inside another) then joins two clusters only when
+    neither of them is a *hub*: a cluster whose weak links reach two or more other
+    clusters that are not weakly linked to one another. A roundup quoting two stories, or
+    a quote found in two different reports, is such a hub and stays on its own, while
+    nested excerpts of one report (each inside the next) all join it.
     The root is the smallest id of the cluster, so the mapping does not depend on the
-    order of ``pairs`` (a stable name; the origin is decided by ``origin``).
+    order of ``links`` (a stable name; the origin is decided by ``origin``).
     """
     parent: dict[K, K] = {}
-    for a, b in pairs:
-        _union(parent, a, b)
+    weak: list[tuple[K, K]] = []
+    for a, b, *relation in links:
+        if relation and relation[0] in WEAK_RELATIONS:
+            parent.setdefault(a, a)
+            parent.setdefault(b, b)
+            weak.append((a, b))
+        else:
+            _union(parent, a, b)
+    base = {member: _find(parent, member) for member in parent}
+    edges = {(base[a], base[b]) for a, b in weak if base[a] != base[b]}
+    hubs = _hubs(edges | {(b, a) for a, b in edges})
+    for a, b in weak:
+        if base[a] not in hubs and base[b] not in hubs:
+            _union(parent, a, b)
     return {member: _find(parent, member) for member in sorted(parent)}
+
+
+def _hubs(edges: set[tuple[K, K]]) -> set[K]:
+    """Clusters whose weak neighbours fall apart into two or more groups without them."""
+    near: dict[K, set[K]] = {}
+    for a, b in edges:
+        near.setdefault(a, set()).add(b)
+    return {c for c, around in near.items() if len(around) > 1 and not _joined(around, near)}
+
+
+def _joined(group: set[K], near: dict[K, set[K]]) -> bool:
+    """Whether ``group`` is connected by the links among its own members."""
+    start = next(iter(group))
+    seen, todo = {start}, [start]
+    while todo:
+        for n in near[todo.pop()] & group:
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return len(seen) == len(group)
 
 
 def _find(parent: dict[K, K], x: K) -> K:

@@ -11,6 +11,7 @@ is then fetched again (without validators) by the next run.
     analysis.py   story scores, near-duplicate links, clusters
     outbox.py     the digest's content and its outbox
     discovery.py  unresolved aggregator items
+    template.py   each outlet's template shingles
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from .analysis import AnalysisQueries
 from .core import Batch, Core, article_id_for, lock_is_held, sql_files, writer_lock
 from .discovery import DiscoveryQueries
 from .outbox import OutboxQueries
+from .template import TemplateQueries
 
 __all__ = ["Batch", "Store", "article_id_for", "lock_is_held", "open_reader", "open_writer",
            "sql_files", "writer_lock"]
 
 
-class Store(AnalysisQueries, OutboxQueries, DiscoveryQueries, Core):
+class Store(AnalysisQueries, OutboxQueries, DiscoveryQueries, TemplateQueries, Core):
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 
