@@ -217,6 +217,55 @@ def test_cluster_of_real_copies() -> None:
     assert roots == {"a1": "a1", "a2": "a1", "a3": "a1", "b1": "b1", "b2": "b1"}
 
 
+def test_excerpt_links_attach_nested_excerpts_to_their_report() -> None:
+    # a report, two nested lead excerpts of it (each inside the next) and a copy of it
+    links = [("a", "a2", "copy"), ("e1", "a", "excerpt"), ("e2", "a", "excerpt"),
+             ("e2", "e1", "excerpt"), ("e1", "a2", "excerpt")]
+    assert set(neardup.cluster(links).values()) == {"a"}
+
+
+def test_a_roundup_does_not_chain_two_clusters() -> None:
+    # r quotes a short item of cluster {a, a2} and one of cluster {b, b2} in full
+    links = [("a", "a2", "copy"), ("b", "b2", "copy"), ("a", "r", "excerpt"), ("b", "r", "excerpt"),
+             ("a2", "r", "excerpt")]
+    roots = neardup.cluster(links)
+    assert roots["a"] == roots["a2"] == "a" and roots["b"] == roots["b2"] == "b"
+    assert roots["r"] == "r"
+
+
+def test_a_quote_inside_two_reports_joins_neither() -> None:
+    # q lies inside both reports, which are not copies of each other
+    roots = neardup.cluster([("q", "x", "excerpt"), ("q", "y", "excerpt")])
+    assert len(set(roots.values())) == 3
+    # a hub's own copies still join it: only its excerpt links are set aside
+    roots = neardup.cluster([("q", "x", "excerpt"), ("q", "y", "excerpt"), ("q", "q2", "exact")])
+    assert roots["q2"] == roots["q"] != roots["x"]
+
+
+def test_strong_links_always_join() -> None:
+    assert set(neardup.cluster([("a", "b", "copy"), ("b", "c", "canonical"), ("c", "d", "title")]).values()) == {"a"}
+
+
+def test_template_is_what_an_outlet_repeats_on_its_pages() -> None:
+    pages = [fp.shingles(in_outlet("outlet_harbor", f"Story {i}", paragraphs(seed(i))[1:4])) for i in range(5)]
+    on_every_page = set.intersection(*pages)
+    assert len(on_every_page) > 50
+    learnt = neardup.template_shingles(pages)
+    assert on_every_page <= learnt
+    assert not learnt & fp.shingles(" ".join(paragraphs(seed(0))[1:4]))
+    # two pages of one outlet: too few to tell its template from a shared story
+    assert neardup.template_shingles(pages[:2]) == frozenset()
+
+
+def test_an_outlet_carrying_one_story_does_not_learn_it_as_template() -> None:
+    body = paragraphs(seed(2))[1:]
+    pages = [fp.shingles(in_outlet("outlet_quill", f"Take {i}", body[: len(body) - i])) for i in range(4)]
+    pages.append(fp.shingles(in_outlet("outlet_quill", "Other", paragraphs(seed(3))[1:])))
+    learnt = neardup.template_shingles(pages)
+    story = fp.shingles(" ".join(body))
+    assert len(learnt & story) <= 0.05 * len(story)
+
+
 def test_cluster_of_nothing() -> None:
     assert neardup.cluster([]) == {}
     assert neardup.cluster([(3, 3)]) == {3: 3}
