@@ -225,21 +225,26 @@ def test_excerpt_links_attach_nested_excerpts_to_their_report() -> None:
 
 
 def test_a_roundup_does_not_chain_two_clusters() -> None:
-    # r quotes a short item of cluster {a, a2} and one of cluster {b, b2} in full
-    links = [("a", "a2", "copy"), ("b", "b2", "copy"), ("a", "r", "excerpt"), ("b", "r", "excerpt"),
-             ("a2", "r", "excerpt")]
+    # r reproduces a short item of cluster {a, a2} and one of cluster {b, b2} whole: it
+    # joins the one it shares most with (Jaccard), never both
+    links = [("a", "a2", "copy"), ("b", "b2", "copy"), ("a", "r", "excerpt", 0.12),
+             ("b", "r", "excerpt", 0.2), ("a2", "r", "excerpt", 0.1)]
     roots = neardup.cluster(links)
     assert roots["a"] == roots["a2"] == "a" and roots["b"] == roots["b2"] == "b"
-    assert roots["r"] == "r"
+    assert roots["r"] == "b"
+    # the decision does not depend on the order of the links
+    assert neardup.cluster(reversed(links)) == roots
 
 
-def test_a_quote_inside_two_reports_joins_neither() -> None:
-    # q lies inside both reports, which are not copies of each other
-    roots = neardup.cluster([("q", "x", "excerpt"), ("q", "y", "excerpt")])
-    assert len(set(roots.values())) == 3
-    # a hub's own copies still join it: only its excerpt links are set aside
-    roots = neardup.cluster([("q", "x", "excerpt"), ("q", "y", "excerpt"), ("q", "q2", "exact")])
-    assert roots["q2"] == roots["q"] != roots["x"]
+def test_a_passage_inside_two_reports_joins_one_of_them() -> None:
+    # q lies inside both x and y, which are not copies of each other
+    roots = neardup.cluster([("q", "x", "excerpt", 0.1), ("q", "y", "excerpt", 0.3)])
+    assert roots == {"q": "q", "x": "x", "y": "q"}
+    # equal evidence: the smallest id, whatever the order
+    assert neardup.cluster([("q", "y", "excerpt"), ("q", "x", "excerpt")])["x"] == "q"
+    # the hub's own copies follow it
+    roots = neardup.cluster([("q", "x", "excerpt", 0.1), ("q", "y", "excerpt", 0.3), ("q", "q2", "exact")])
+    assert roots["q2"] == roots["q"] == roots["y"] != roots["x"]
 
 
 def test_strong_links_always_join() -> None:

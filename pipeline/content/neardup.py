@@ -176,54 +176,63 @@ def template_shingles(texts: Sequence[set[int]]) -> frozenset[int]:
 K = TypeVar("K", bound=Hashable)
 
 
-def cluster(links: Iterable[tuple[K, K] | tuple[K, K, str]]) -> dict[K, K]:
-    """Union-find over confirmed links, (a, b) or (a, b, relation): every id -> its root.
+def cluster(links: Iterable[tuple]) -> dict[K, K]:
+    """Union-find over confirmed links: every id -> its cluster root. A link is (a, b),
+    (a, b, relation) or (a, b, relation, jaccard); a bare pair is a strong link.
 
-    Strong links (copies, exact, canonical, title) join at once. A weak link
-    (``WEAK_RELATIONS``: one text inside another) then joins two clusters only when
-    neither of them is a *hub*: a cluster whose weak links reach two or more other
-    clusters that are not weakly linked to one another. A roundup quoting two stories, or
-    a quote found in two different reports, is such a hub and stays on its own, while
-    nested excerpts of one report (each inside the next) all join it.
+    Strong links (copies, exact, canonical, title) join at once. Weak links
+    (``WEAK_RELATIONS``: one text inside another) then join those clusters, except around
+    a *hub*: a cluster whose weak links reach two or more groups of clusters that are not
+    weakly linked to one another (a roundup quoting two stories, a passage found in two
+    different reports). A hub keeps only its links to the group it shares the most with
+    (highest Jaccard, then smallest id), so it never bridges two; nested excerpts of one
+    report (each inside the next) form one group and all join it.
     The root is the smallest id of the cluster, so the mapping does not depend on the
     order of ``links`` (a stable name; the origin is decided by ``origin``).
     """
     parent: dict[K, K] = {}
-    weak: list[tuple[K, K]] = []
-    for a, b, *relation in links:
-        if relation and relation[0] in WEAK_RELATIONS:
+    weak: list[tuple[K, K, float]] = []
+    for a, b, *rest in links:
+        if rest and rest[0] in WEAK_RELATIONS:
             parent.setdefault(a, a)
             parent.setdefault(b, b)
-            weak.append((a, b))
+            weak.append((a, b, (rest[1:] or [None])[0] or 0.0))
         else:
             _union(parent, a, b)
     base = {member: _find(parent, member) for member in parent}
-    edges = {(base[a], base[b]) for a, b in weak if base[a] != base[b]}
-    hubs = _hubs(edges | {(b, a) for a, b in edges})
-    for a, b in weak:
-        if base[a] not in hubs and base[b] not in hubs:
+    strength: dict[tuple[K, K], float] = {}
+    for a, b, j in weak:
+        if base[a] != base[b]:
+            for key in ((base[a], base[b]), (base[b], base[a])):
+                strength[key] = max(strength.get(key, 0.0), j)
+    kept = _kept_links(strength)
+    for a, b, _ in weak:
+        if (base[a], base[b]) in kept and (base[b], base[a]) in kept:
             _union(parent, a, b)
     return {member: _find(parent, member) for member in sorted(parent)}
 
 
-def _hubs(edges: set[tuple[K, K]]) -> set[K]:
-    """Clusters whose weak neighbours fall apart into two or more groups without them."""
+def _kept_links(strength: dict[tuple[K, K], float]) -> set[tuple[K, K]]:
+    """(c, n) for each weak neighbour n that cluster c keeps (see ``cluster``)."""
     near: dict[K, set[K]] = {}
-    for a, b in edges:
+    for a, b in strength:
         near.setdefault(a, set()).add(b)
-    return {c for c, around in near.items() if len(around) > 1 and not _joined(around, near)}
+    kept = set()
+    for c, around in near.items():
+        best = min(around, key=lambda n: (-strength[(c, n)], n))
+        kept |= {(c, n) for n in _group(best, around, near)}
+    return kept
 
 
-def _joined(group: set[K], near: dict[K, set[K]]) -> bool:
-    """Whether ``group`` is connected by the links among its own members."""
-    start = next(iter(group))
+def _group(start: K, group: set[K], near: dict[K, set[K]]) -> set[K]:
+    """The members of ``group`` reached from ``start`` by links among the group itself."""
     seen, todo = {start}, [start]
     while todo:
         for n in near[todo.pop()] & group:
             if n not in seen:
                 seen.add(n)
                 todo.append(n)
-    return len(seen) == len(group)
+    return seen
 
 
 def _find(parent: dict[K, K], x: K) -> K:

@@ -70,10 +70,10 @@ class AnalysisQueries(Core):
             self.con.execute("DELETE FROM dup_links")
             self.con.execute("UPDATE articles SET dedup_at = NULL")
 
-    def cluster_inputs(self) -> tuple[list[tuple[str, str, str]], list[tuple[str, datetime | None, datetime]]]:
-        """(links, members): the dup links (a, b, relation), and every clusterable article
-        with its dates."""
-        _, pairs = self.query("SELECT article_a, article_b, relation FROM dup_links ORDER BY 1, 2")
+    def cluster_inputs(self) -> tuple[list[tuple[str, str, str, float | None]], list[tuple[str, datetime | None, datetime]]]:
+        """(links, members): the dup links (a, b, relation, jaccard), and every clusterable
+        article with its dates."""
+        _, pairs = self.query("SELECT article_a, article_b, relation, jaccard FROM dup_links ORDER BY 1, 2")
         _, members = self.query("SELECT article_id, published_at, first_seen_at FROM articles "
                                 "WHERE status IN ('extracted', 'reference') ORDER BY 1")
         return [tuple(p) for p in pairs], [tuple(m) for m in members]
