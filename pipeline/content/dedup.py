@@ -16,6 +16,7 @@ Steps, each resumable (an article is marked checked in the same transaction as i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
@@ -34,10 +35,12 @@ def link_pending(store: Store, now: datetime, progress: Callable[[int, int], Non
     is committed with its "checked" marks, so an interrupted pass resumes where it was."""
     pending = store.articles_to_dedup()
     learn_templates(store, {a["outlet_id"] for a in pending if a.get("outlet_id")}, now)
+    references = store.reference_bodies()
+    quoted = frozenset().union(*(_shingled(body)[1] for body in references.values()))
     found = 0
     for start in range(0, len(pending), CHUNK):
         part = pending[start:start + CHUNK]
-        links = _links_for_chunk(store, part)
+        links = _links_for_chunk(store, part, quoted, frozenset(references))
         store.save_dup_links(links, [a["article_id"] for a in part], now)
         found += len(links)
         if progress:
@@ -55,16 +58,39 @@ def learn_templates(store: Store, outlet_ids: set[str], now: datetime) -> None:
     store.save_outlet_templates(learnt, now)
 
 
-def _links_for_chunk(store: Store, part: list[dict[str, Any]]) -> list[Link]:
+@dataclass(frozen=True)
+class _Setting:
+    """What a comparison leaves out and allows: each side's outlet template, and (between
+    two coverage pages) the text of the stories' reference articles, which both may
+    quote; a shared passage counts only between pages of different outlets."""
+
+    templates: dict[str, frozenset[int]]
+    outlets: dict[str, str]
+    quoted: frozenset[int]
+    references: frozenset[str]
+
+    def ignore(self, a: str, b: str) -> frozenset[int]:
+        none: frozenset[int] = frozenset()
+        left_out = self.templates.get(a, none) | self.templates.get(b, none)
+        return left_out if a in self.references or b in self.references else left_out | self.quoted
+
+    def passage(self, a: str, b: str) -> bool:
+        mine, theirs = self.outlets.get(a), self.outlets.get(b)
+        return mine is not None and theirs is not None and mine != theirs
+
+
+def _links_for_chunk(store: Store, part: list[dict[str, Any]], quoted: frozenset[int],
+                     references: frozenset[str]) -> list[Link]:
     candidates = store.candidates_of([a["article_id"] for a in part])
     others = sorted({o for c in candidates.values() for o in c})
     shingled = {aid: _shingled(body) for aid, body in store.bodies(others).items()}
-    templates = store.outlet_templates(others + [a["article_id"] for a in part])
+    ids = others + [a["article_id"] for a in part]
+    setting = _Setting(store.outlet_templates(ids), store.outlets_of(ids), quoted, references)
     links: dict[tuple[str, str], Link] = {}
     for article in part:
         mine = _shingled(article["body"])
         found = _text_links(article["article_id"], mine, candidates.get(article["article_id"], set()), shingled,
-                            templates)
+                            setting)
         for link in found + _canonical_links(store, article) + _title_links(store, article):
             links.setdefault((link[0], link[1]), link)
     return [links[k] for k in sorted(links)]
@@ -77,14 +103,13 @@ def _shingled(body: str) -> tuple[list[str], set[int]]:
 
 def _text_links(me: str, mine: tuple[list[str], set[int]], candidates: set[str],
                 shingled: dict[str, tuple[list[str], set[int]]],
-                templates: dict[str, frozenset[int]]) -> list[Link]:
+                setting: _Setting) -> list[Link]:
     links = []
-    none: frozenset[int] = frozenset()
     for other in sorted(candidates & shingled.keys()):
         theirs = shingled[other]
         match = neardup.compare_shingles(mine[1], theirs[1], len(mine[0]), len(theirs[0]),
                                          exact=bool(mine[0]) and mine[0] == theirs[0],
-                                         ignore=templates.get(me, none) | templates.get(other, none))
+                                         ignore=setting.ignore(me, other), passage=setting.passage(me, other))
         if match.duplicate:
             links.append(_pair(me, other, match.relation, match.jaccard, match.containment))
     return links

@@ -74,9 +74,19 @@ updated or lightly edited keep 80-100 % of the length (bench) and stay copies.""
 # A roundup that reproduces a whole short item is, correctly, its "excerpt"; ``cluster``
 # therefore never lets containment links join two clusters through one text.
 
-RELATIONS = ("exact", "copy", "excerpt", "distinct")
+PASSAGE_SHINGLES = 60
+"""Shingles two pages of *different outlets* must share, once templates and the story's
+reference text are left out, to carry one passage (about 64 words: longer than the
+quotes two reports take from one statement). Pages that show only part of a syndicated
+text (a teaser, a window of it) overlap by a passage without either containing the
+other. Measured on the real dev pages (``bench/bench_copies.py``): copies of one text
+share 67-303, different reports at most 37 (34 once the words they both quote from the
+story's own post are set aside, 67 before). Within one outlet a shared passage is the
+outlet's own background paragraph, not a copy, so it is not used there."""
 
-WEAK_RELATIONS = frozenset({"excerpt"})
+RELATIONS = ("exact", "copy", "excerpt", "passage", "distinct")
+
+WEAK_RELATIONS = frozenset({"excerpt", "passage"})
 """Links that say "this text lies inside that one" rather than "these are one text": a
 roundup or a quote-heavy page lies around several stories at once, so these links attach
 a text to one cluster but never bridge two (see ``cluster``)."""
@@ -127,6 +137,7 @@ def compare_shingles(
     words_b: int,
     exact: bool = False,
     ignore: frozenset[int] = frozenset(),
+    passage: bool = False,
 ) -> Match:
     """``compare`` on precomputed shingle sets and word counts; ``exact`` when the content
     hashes are equal (callers holding fingerprints pass that instead of the texts).
@@ -134,6 +145,8 @@ def compare_shingles(
     ``ignore``: shingles known to be boilerplate (e.g. seen in many texts of one outlet),
     left out of both sets. Without it, two different short items wrapped in the same
     heavy outlet boilerplate can pass the copy rule (bench: "other brief, same outlet").
+    ``passage``: whether a shared passage (``PASSAGE_SHINGLES``) links the two, i.e. they
+    come from different outlets.
     """
     if ignore:
         # every ignored shingle stands for about one word of template, not of the article
@@ -141,7 +154,10 @@ def compare_shingles(
         words_a, words_b = words_a - (len(a) - len(kept_a)), words_b - (len(b) - len(kept_b))
         a, b = kept_a, kept_b
     j, c = fp.jaccard(a, b), fp.containment(a, b)
-    return Match(j, c, _relation(j, c, min(words_a, words_b), max(words_a, words_b), exact))
+    relation = _relation(j, c, min(words_a, words_b), max(words_a, words_b), exact)
+    if relation == "distinct" and passage and len(a & b) >= PASSAGE_SHINGLES:
+        relation = "passage"
+    return Match(j, c, relation)
 
 
 def _relation(j: float, c: float, shorter_words: int, longer_words: int, exact: bool) -> str:
@@ -188,30 +204,32 @@ def cluster(links: Iterable[tuple]) -> dict[K, K]:
     (a, b, relation) or (a, b, relation, jaccard); a bare pair is a strong link.
 
     Strong links (copies, exact, canonical, title) join at once. Weak links
-    (``WEAK_RELATIONS``: one text inside another) then join those clusters, except around
-    a *hub*: a cluster whose weak links reach two or more groups of clusters that are not
-    weakly linked to one another (a roundup quoting two stories, a passage found in two
-    different reports). A hub keeps only its links to the group it shares the most with
-    (highest Jaccard, then smallest id), so it never bridges two; nested excerpts of one
-    report (each inside the next) form one group and all join it.
+    (``WEAK_RELATIONS``: one text inside another, a shared passage) then join those
+    clusters, except around a *hub*: a cluster whose weak links reach two or more groups
+    of clusters that are not weakly linked to one another (a roundup quoting two stories,
+    a passage found in two different reports). A hub keeps only its links to the group it
+    lies inside or around (an excerpt link) with the highest Jaccard, then smallest id;
+    a hub linked by shared passages only (a roundup of runs from several reports) joins
+    none. So a hub never bridges two groups, while nested excerpts of one report (each
+    inside the next) form one group and all join it.
     The root is the smallest id of the cluster, so the mapping does not depend on the
     order of ``links`` (a stable name; the origin is decided by ``origin``).
     """
     parent: dict[K, K] = {}
-    weak: list[tuple[K, K, float]] = []
+    weak: list[tuple[K, K, tuple[bool, float]]] = []
     for a, b, *rest in links:
         if rest and rest[0] in WEAK_RELATIONS:
             parent.setdefault(a, a)
             parent.setdefault(b, b)
-            weak.append((a, b, (rest[1:] or [None])[0] or 0.0))
+            weak.append((a, b, (rest[0] == "excerpt", (rest[1:] or [None])[0] or 0.0)))
         else:
             _union(parent, a, b)
     base = {member: _find(parent, member) for member in parent}
-    strength: dict[tuple[K, K], float] = {}
-    for a, b, j in weak:
+    strength: dict[tuple[K, K], tuple[bool, float]] = {}
+    for a, b, evidence in weak:
         if base[a] != base[b]:
             for key in ((base[a], base[b]), (base[b], base[a])):
-                strength[key] = max(strength.get(key, 0.0), j)
+                strength[key] = max(strength.get(key, (False, 0.0)), evidence)
     kept = _kept_links(strength)
     for a, b, _ in weak:
         if (base[a], base[b]) in kept and (base[b], base[a]) in kept:
@@ -219,15 +237,20 @@ def cluster(links: Iterable[tuple]) -> dict[K, K]:
     return {member: _find(parent, member) for member in sorted(parent)}
 
 
-def _kept_links(strength: dict[tuple[K, K], float]) -> set[tuple[K, K]]:
+def _kept_links(strength: dict[tuple[K, K], tuple[bool, float]]) -> set[tuple[K, K]]:
     """(c, n) for each weak neighbour n that cluster c keeps (see ``cluster``)."""
     near: dict[K, set[K]] = {}
     for a, b in strength:
         near.setdefault(a, set()).add(b)
     kept = set()
     for c, around in near.items():
-        best = min(around, key=lambda n: (-strength[(c, n)], n))
-        kept |= {(c, n) for n in _group(best, around, near)}
+        if _group(next(iter(around)), around, near) == around:  # one group: no hub
+            kept |= {(c, n) for n in around}
+            continue
+        inside = [n for n in around if strength[(c, n)][0]]
+        if inside:
+            best = min(inside, key=lambda n: (-strength[(c, n)][1], n))
+            kept |= {(c, n) for n in _group(best, around, near)}
     return kept
 
 

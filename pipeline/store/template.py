@@ -40,3 +40,14 @@ class TemplateQueries(Core):
             "SELECT a.article_id, list(t.shingle) FROM articles a JOIN outlet_template t USING (outlet_id) "
             "WHERE a.article_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY a.article_id", [list(article_ids)])
         return {aid: frozenset(int(h) for h in hs) for aid, hs in rows}
+
+    def outlets_of(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """article_id -> outlet_id (articles of no known outlet left out)."""
+        _, rows = self.query("SELECT article_id, outlet_id FROM articles WHERE outlet_id IS NOT NULL "
+                             "AND article_id IN (SELECT unnest(?::VARCHAR[]))", [list(article_ids)])
+        return dict(rows)
+
+    def reference_bodies(self) -> dict[str, str]:
+        """The text of every story's reference articles (the seeds)."""
+        _, rows = self.query("SELECT article_id, body FROM articles WHERE status = 'reference' AND body IS NOT NULL")
+        return dict(rows)
