@@ -142,6 +142,19 @@ def _truth(records: list[dict]) -> Truth:
     return Truth(frozenset(copies), frozenset(apart))
 
 
+def sweep(pages: list[Page], truth: Truth, quoted: frozenset[int]) -> None:
+    """The after rules with other passage thresholds: how wide the margin is."""
+    shipped = neardup.PASSAGE_SHINGLES
+    print("\n  passage threshold (shingles): precision / recall")
+    try:
+        for n in (30, 40, 50, 60, 70, 80, 100, 10**9):
+            neardup.PASSAGE_SHINGLES = n
+            p, r, *_ = score(pages, truth, True, quoted)
+            print(f"  {'none' if n == 10**9 else n:>6}{' (shipped)' if n == shipped else '':<11} {p:.3f} / {r:.3f}")
+    finally:
+        neardup.PASSAGE_SHINGLES = shipped
+
+
 def reference_shingles(stories: Path) -> frozenset[int]:
     """Shingles of the reference articles of every story configured in ``stories``."""
     import tomllib
@@ -195,6 +208,7 @@ def main() -> None:
         pages, truth, records = real_pages(args.dev, args.cache)
         quoted = reference_shingles(ROOT / "config" / "stories")
         report("real dev pages (verbatim, near-verbatim, excerpt)", pages, truth, quoted)
+        sweep(pages, truth, quoted)
         detail(pages, truth, records, quoted)
     else:
         print(f"\n(real dev pages skipped: no {args.dev} or no cache {args.cache})")

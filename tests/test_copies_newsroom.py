@@ -1,6 +1,7 @@
 """Issue 11, copies through `newswatch run` on a loopback newsroom made for them: nested
-excerpts join their report, an outlet's template text does not make its pages copies,
-and a roundup reproducing two short items whole does not chain their clusters.
+excerpts and a page carrying a window of a report join it, an outlet's template text
+does not make its pages copies, and a roundup reproducing two short items whole does not
+chain their clusters.
 
 The newsroom's folder is generated here from the texts written for tests/data/newsroom.
 """
@@ -57,6 +58,9 @@ def build(folder: Path) -> Path:
                    + short_item("quarry-pause-council") + short_item("fintech-rates-hold")
                    + ["That is all for this week; the next roundup comes on Friday."],
     }
+    # a page carrying a window of the report (a middle passage) inside its own commentary
+    texts["window"] = (["What the explainer gets right"] + paragraphs("meridian-pause-essay")[1:4]
+                       + texts["report"][6:10] + paragraphs("meridian-pause-essay")[4:6])
     for n, name in enumerate(("escooter-pause", "ereader-column", "united-promotion", "2nm-laptop-chip")):
         source = next(p for p in (DATA_DIR / "articles").glob(f"*{name}.txt"))
         texts[f"bulletin-{n}"] = [f"Bulletin item {n}"] + short_item(source.stem, 60) + FURNITURE.split("\n")
@@ -67,6 +71,7 @@ def build(folder: Path) -> Path:
         ("item-x", "wire", "item-x", None), ("item-x-copy", "mirror", "item-x", 0),
         ("item-y", "digest", "item-y", None), ("item-y-copy", "mirror", "item-y", 0),
         ("roundup", "roundup", "roundup", None), ("bulletin-0-copy", "mirror", "bulletin-0", 2),
+        ("window", "roundup", "window", None),
     ] + [(f"bulletin-{n}", "bulletin", f"bulletin-{n}", None) for n in range(4)]
     (folder / "manifest.toml").write_text(_manifest(articles), encoding="utf-8")
     return folder
@@ -100,13 +105,17 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         result = newswatch(config, "run", "--all")
         assert result.returncode == 0, result.stderr
         ids = article_ids(room, tmp / "newswatch.duckdb")
-    assert len(ids) == 13
+    assert len(ids) == 14
     found = dict(rows(tmp / "newswatch.duckdb", "SELECT article_id, cluster_id FROM clusters"))
     return {slug: found[aid] for slug, aid in ids.items()}
 
 
 def test_nested_excerpts_join_their_report(clusters):
     assert clusters["excerpt-3"] == clusters["excerpt-5"] == clusters["report"]
+
+
+def test_a_window_of_a_report_on_another_outlet_joins_it(clusters):
+    assert clusters["window"] == clusters["report"]
 
 
 def test_outlet_template_text_does_not_make_copies(clusters):

@@ -247,6 +247,41 @@ def test_a_passage_inside_two_reports_joins_one_of_them() -> None:
     assert roots["q2"] == roots["q"] == roots["y"] != roots["x"]
 
 
+def test_two_windows_of_one_text_share_a_passage_across_outlets() -> None:
+    words = fp.words(seed(3))
+    one, two = " ".join(words[0:300]), " ".join(words[220:520])  # overlap: 80 words
+    a, b = fp.shingles(one), fp.shingles(two)
+    assert neardup.compare_shingles(a, b, 300, 300).relation == "distinct"
+    assert neardup.compare_shingles(a, b, 300, 300, passage=True).relation == "passage"
+    # the same overlap set aside (e.g. it is the story's reference text): nothing left
+    assert neardup.compare_shingles(a, b, 300, 300, ignore=frozenset(a & b), passage=True).relation == "distinct"
+    # a shorter overlap is a quote, not a passage
+    three = " ".join(words[260:560])  # overlap with ``one``: 40 words
+    assert neardup.compare_shingles(a, fp.shingles(three), 300, 300, passage=True).relation == "distinct"
+
+
+def test_a_roundup_of_passages_joins_none() -> None:
+    links = [("r", "a", "passage", 0.2), ("r", "b", "passage", 0.3), ("c", "a", "copy", 0.7)]
+    roots = neardup.cluster(links)
+    assert roots == {"a": "a", "b": "b", "c": "a", "r": "r"}
+    # the same page sharing a passage with one text only joins it
+    assert neardup.cluster([("r", "a", "passage", 0.2)]) == {"a": "a", "r": "a"}
+
+
+def test_an_original_copied_in_several_parts_is_no_hub() -> None:
+    # o came first and is the longest: a lead excerpt e and a middle window w both join it
+    links = [("o", "e", "excerpt", 0.2), ("o", "w", "passage", 0.15)]
+    when = {"o": T0, "e": T0 + H, "w": T0 + 2 * H}
+    words = {"o": 900, "e": 120, "w": 400}
+    assert set(neardup.cluster(links, when, words).values()) == {"e"}
+    # without dates o looks like a roundup of e and w: it keeps its excerpt only
+    assert neardup.cluster(links, None, words) == {"e": "e", "o": "e", "w": "w"}
+    # an early short statement s inside two later reports is still a hub
+    links = [("s", "a", "excerpt", 0.1), ("s", "m", "excerpt", 0.2)]
+    roots = neardup.cluster(links, {"s": T0, "a": T0 + H, "m": T0 + H}, {"s": 80, "a": 700, "m": 600})
+    assert roots["a"] != roots["m"]
+
+
 def test_strong_links_always_join() -> None:
     assert set(neardup.cluster([("a", "b", "copy"), ("b", "c", "canonical"), ("c", "d", "title")]).values()) == {"a"}
 

@@ -147,7 +147,7 @@ def _pair(a: str, b: str, relation: str, jaccard: float | None, containment: flo
 def recluster(store: Store) -> int:
     """Rebuild the clusters table from all links; returns the number of multi-member clusters."""
     pairs, members = store.cluster_inputs()
-    roots = neardup.cluster(pairs)
+    roots = neardup.cluster(pairs, {m[0]: neardup.origin_time(m) for m in members}, store.word_counts())
     groups: dict[str, list[tuple[str, datetime | None, datetime]]] = {}
     for member in members:
         groups.setdefault(roots.get(member[0], member[0]), []).append(member)

@@ -13,7 +13,7 @@ each constant's docstring.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -199,7 +199,8 @@ def template_shingles(texts: Sequence[set[int]]) -> frozenset[int]:
 K = TypeVar("K", bound=Hashable)
 
 
-def cluster(links: Iterable[tuple]) -> dict[K, K]:
+def cluster(links: Iterable[tuple], first: Mapping[K, datetime] | None = None,
+            words: Mapping[K, int] | None = None) -> dict[K, K]:
     """Union-find over confirmed links: every id -> its cluster root. A link is (a, b),
     (a, b, relation) or (a, b, relation, jaccard); a bare pair is a strong link.
 
@@ -212,6 +213,12 @@ def cluster(links: Iterable[tuple]) -> dict[K, K]:
     a hub linked by shared passages only (a roundup of runs from several reports) joins
     none. So a hub never bridges two groups, while nested excerpts of one report (each
     inside the next) form one group and all join it.
+    ``first``: when each id was first known (its ``origin`` time); ``words``: its length.
+    Copying runs forward in time, so a cluster that came before all its weak neighbours
+    and is longer than each it shares an excerpt with is an original copied in several
+    parts (a lead excerpt here, a middle passage there), not a compilation: it is no hub.
+    (An early short statement quoted by two later reports lies inside them: still a hub.)
+    Without dates and lengths every cluster may be one.
     The root is the smallest id of the cluster, so the mapping does not depend on the
     order of ``links`` (a stable name; the origin is decided by ``origin``).
     """
@@ -230,21 +237,31 @@ def cluster(links: Iterable[tuple]) -> dict[K, K]:
         if base[a] != base[b]:
             for key in ((base[a], base[b]), (base[b], base[a])):
                 strength[key] = max(strength.get(key, (False, 0.0)), evidence)
-    kept = _kept_links(strength)
+    earliest: dict[K, datetime] = {}
+    for member, when in (first or {}).items():
+        if member in base:
+            earliest[base[member]] = min(earliest.get(base[member], when), when)
+    longest: dict[K, int] = {}
+    for member, n in (words or {}).items():
+        if member in base:
+            longest[base[member]] = max(longest.get(base[member], n), n)
+    near: dict[K, set[K]] = {}
+    for a, b in strength:
+        near.setdefault(a, set()).add(b)
+    originals = {c for c, around in near.items() if _original(c, around, strength, earliest, longest)}
+    kept = _kept_links(strength, near, originals)
     for a, b, _ in weak:
         if (base[a], base[b]) in kept and (base[b], base[a]) in kept:
             _union(parent, a, b)
     return {member: _find(parent, member) for member in sorted(parent)}
 
 
-def _kept_links(strength: dict[tuple[K, K], tuple[bool, float]]) -> set[tuple[K, K]]:
+def _kept_links(strength: dict[tuple[K, K], tuple[bool, float]], near: dict[K, set[K]],
+                originals: set[K]) -> set[tuple[K, K]]:
     """(c, n) for each weak neighbour n that cluster c keeps (see ``cluster``)."""
-    near: dict[K, set[K]] = {}
-    for a, b in strength:
-        near.setdefault(a, set()).add(b)
     kept = set()
     for c, around in near.items():
-        if _group(next(iter(around)), around, near) == around:  # one group: no hub
+        if c in originals or _group(next(iter(around)), around, near) == around:  # no hub
             kept |= {(c, n) for n in around}
             continue
         inside = [n for n in around if strength[(c, n)][0]]
@@ -252,6 +269,20 @@ def _kept_links(strength: dict[tuple[K, K], tuple[bool, float]]) -> set[tuple[K,
             best = min(inside, key=lambda n: (-strength[(c, n)][1], n))
             kept |= {(c, n) for n in _group(best, around, near)}
     return kept
+
+
+def _original(c: K, around: set[K], strength: dict[tuple[K, K], tuple[bool, float]],
+              earliest: dict[K, datetime], longest: dict[K, int]) -> bool:
+    """Whether cluster ``c`` is known to come before each weak neighbour, and to be the
+    longer side of each excerpt link (see ``cluster``)."""
+    if c not in earliest:
+        return False
+    for n in around:
+        if n not in earliest or earliest[n] <= earliest[c]:
+            return False
+        if strength[(c, n)][0] and not (c in longest and n in longest and longest[n] < longest[c]):
+            return False
+    return True
 
 
 def _group(start: K, group: set[K], near: dict[K, set[K]]) -> set[K]:
@@ -294,7 +325,10 @@ def origin(members: Iterable[tuple[K, datetime | None, datetime]]) -> K:
 
 
 def _origin_key(member: tuple[K, datetime | None, datetime]) -> tuple[datetime, bool, K]:
-    member_id, published, first_seen = member
-    if published is None:
-        return first_seen, True, member_id
-    return min(published, first_seen), False, member_id
+    return origin_time(member), member[1] is None, member[0]
+
+
+def origin_time(member: tuple[K, datetime | None, datetime]) -> datetime:
+    """A member's time for ``origin``: published, capped at its first sighting."""
+    _, published, first_seen = member
+    return first_seen if published is None else min(published, first_seen)

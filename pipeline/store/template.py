@@ -51,3 +51,9 @@ class TemplateQueries(Core):
         """The text of every story's reference articles (the seeds)."""
         _, rows = self.query("SELECT article_id, body FROM articles WHERE status = 'reference' AND body IS NOT NULL")
         return dict(rows)
+
+    def word_counts(self) -> dict[str, int]:
+        """article_id -> word count, for every clusterable article."""
+        _, rows = self.query("SELECT article_id, word_count FROM articles WHERE status IN ('extracted', 'reference') "
+                             "AND word_count IS NOT NULL")
+        return dict(rows)
