@@ -36,24 +36,21 @@ class TemplateQueries(Core):
 
     def outlet_templates(self, article_ids: Sequence[str]) -> dict[str, frozenset[int]]:
         """article_id -> the template shingles of its outlet (articles with none left out)."""
-        _, rows = self.query(
-            "SELECT a.article_id, list(t.shingle) FROM articles a JOIN outlet_template t USING (outlet_id) "
-            "WHERE a.article_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY a.article_id", [list(article_ids)])
+        rows = self.rows_in("SELECT a.article_id, list(t.shingle) FROM articles a JOIN outlet_template t "
+                            "USING (outlet_id) WHERE a.article_id IN ({}) GROUP BY a.article_id", sorted(set(article_ids)))
         return {aid: frozenset(int(h) for h in hs) for aid, hs in rows}
 
     def outlets_of(self, article_ids: Sequence[str]) -> dict[str, str]:
         """article_id -> outlet_id (articles of no known outlet left out)."""
-        _, rows = self.query("SELECT article_id, outlet_id FROM articles WHERE outlet_id IS NOT NULL "
-                             "AND article_id IN (SELECT unnest(?::VARCHAR[]))", [list(article_ids)])
-        return dict(rows)
+        return dict(self.rows_in("SELECT article_id, outlet_id FROM articles WHERE article_id IN ({}) "
+                                 "AND outlet_id IS NOT NULL", sorted(set(article_ids))))
 
     def reference_bodies(self) -> dict[str, str]:
         """The text of every story's reference articles (the seeds)."""
         _, rows = self.query("SELECT article_id, body FROM articles WHERE status = 'reference' AND body IS NOT NULL")
         return dict(rows)
 
-    def word_counts(self) -> dict[str, int]:
-        """article_id -> word count, for every clusterable article."""
-        _, rows = self.query("SELECT article_id, word_count FROM articles WHERE status IN ('extracted', 'reference') "
-                             "AND word_count IS NOT NULL")
-        return dict(rows)
+    def word_counts(self, ids: Sequence[str]) -> dict[str, int]:
+        """article_id -> word count, for those of ``ids`` that have one."""
+        return dict(self.rows_in("SELECT article_id, word_count FROM articles WHERE article_id IN ({}) "
+                                 "AND word_count IS NOT NULL", sorted(set(ids))))
