@@ -276,6 +276,8 @@ class Newsroom:
         for story in sorted((ROOT / "config" / "stories").glob("*.toml")):
             text = re.sub(r"^reference\s*=.*$", f"reference = {json.dumps(str(ROOT / 'seeds'))}",
                           story.read_text(encoding="utf-8"), flags=re.MULTILINE)
+            text = re.sub(r'^counter_reference\s*=\s*"([^"]+)"', lambda m: "counter_reference = "
+                          + json.dumps(str((ROOT / "config" / m.group(1)).resolve())), text, flags=re.MULTILINE)
             (stories / story.name).write_text(text, encoding="utf-8")
 
 

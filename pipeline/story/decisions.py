@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from pipeline.config import Settings, reference_dir
+from pipeline.config import Settings, counter_reference_dir, reference_dir
 from pipeline.config.references import read_reference_set
 from pipeline.store import Store
 from pipeline.story import scorer as story_mod
@@ -25,7 +25,9 @@ def references(settings: Settings) -> dict[str, StoryReference]:
     refs = {}
     for story in settings.stories:
         seeds = read_reference_set(reference_dir(settings, story))
-        ref = story_mod.build_reference(story, [(s.file, s.text) for s in seeds])
+        counters = read_reference_set(counter_dir) if (counter_dir := counter_reference_dir(settings, story)) else []
+        ref = story_mod.build_reference(story, [(s.file, s.text) for s in seeds],
+                                        counters=[(s.file, s.text) for s in counters])
         refs[story.id] = StoryReference(ref, frozenset(s.file for s in seeds))
     return refs
 
