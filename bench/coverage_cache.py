@@ -58,7 +58,7 @@ class Record:
     url: str
     domain: str
     site_name: str
-    title: str
+    title: str  # "" when the page shows none (title_source null in the data set)
     date: str | None
     language: str
     label: str  # positive | hard_negative | easy_negative
@@ -73,7 +73,7 @@ class Record:
 def load_records(dataset: Path = DATASET) -> list[Record]:
     doc = json.loads(dataset.read_text(encoding="utf-8"))
     return [Record(r["id"], r["url"], r["domain"], r.get("site_name") or r["domain"],
-                   r["title"], r.get("date"), r.get("language") or "en", r["label"],
+                   r.get("title") or "", r.get("date"), r.get("language") or "en", r["label"],
                    bool(r.get("borderline")), r.get("search_query") or r["title"])
             for r in doc["records"]]
 
@@ -179,13 +179,14 @@ def page_html(rec: Record, text: str, base: str) -> str:
     cached text as paragraphs. The canonical link is the page's own loopback address."""
     paras = "\n".join(f"<p>{escape(p)}</p>" for p in re.split(r"\n\s*\n|\n", text) if p.strip())
     meta = [f'<meta property="og:site_name" content="{escape(rec.site_name)}">',
-            f'<meta property="og:title" content="{escape(rec.title)}">',
             f'<link rel="canonical" href="{escape(page_url(base, rec))}">']
+    if rec.title:
+        meta.append(f'<meta property="og:title" content="{escape(rec.title)}">')
     if rec.date:
         meta.append(f'<meta property="article:published_time" content="{escape(rec.date)}">')
     return (f'<!doctype html><html lang="{escape(rec.language)}"><head><meta charset="utf-8">'
             f'<title>{escape(rec.title)}</title>{"".join(meta)}</head><body><article>'
-            f"<h1>{escape(rec.title)}</h1>\n{paras}\n</article></body></html>")
+            f"{f'<h1>{escape(rec.title)}</h1>' if rec.title else ''}\n{paras}\n</article></body></html>")
 
 
 def page_url(base: str, rec: Record) -> str:
@@ -198,7 +199,7 @@ def feed_xml(base: str, items: Iterable[Record]) -> str:
              "<description>Pages of the coverage cache</description>"]
     for rec in items:
         date = f"<pubDate>{_rfc822(rec.date)}</pubDate>" if rec.date else ""
-        parts.append(f"<item><title>{escape(rec.title)}</title><link>{escape(page_url(base, rec))}"
+        parts.append(f"<item><title>{escape(rec.title or rec.site_name)}</title><link>{escape(page_url(base, rec))}"
                      f"</link><guid>{escape(page_url(base, rec))}</guid>{date}</item>")
     return "".join(parts + ["</channel></rss>"])
 
