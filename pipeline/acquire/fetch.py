@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -29,7 +30,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -41,6 +42,7 @@ from pipeline.errors import FetchError
 from pipeline.models import FetchResult
 
 MAX_URL_LENGTH = 2048
+_URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _REDIRECTS = (301, 302, 303, 307, 308)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -129,8 +131,15 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             raise FetchError(original, f"timed out after {seconds:g} s ({type(exc).__name__})",
                              kind="timeout") from exc
+        except httpx.RemoteProtocolError as exc:
+            kind = "redirects" if "location" in str(exc).lower() else "network"
+            raise FetchError(original, f"network error: {_reason(exc)}", kind=kind) from exc
         except httpx.HTTPError as exc:
             raise FetchError(original, f"network error: {_reason(exc)}", kind="network") from exc
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # Not HTTPErrors. Our own URL was checked above, so this is httpx reading the
+            # Location of a redirect (data:, javascript:, mailto: ...), even unfollowed.
+            raise FetchError(original, f"bad redirect: {_reason(exc)}", kind="redirects") from exc
 
     def _pinned_request(self, original: str, url: str) -> tuple[str, dict[str, str], dict]:
         parts = _checked_url(original, url)
@@ -301,14 +310,15 @@ def _decoder(encoding: str, url: str) -> _Decoder:
 def _result(url: str, resp: httpx.Response, body: bytes) -> FetchResult:
     return FetchResult(url=url, final_url=url, status=resp.status_code, body=body,
                        content_type=resp.headers.get("content-type"), etag=resp.headers.get("etag"),
-                       last_modified=resp.headers.get("last-modified"), elapsed_ms=0)
+                       last_modified=resp.headers.get("last-modified"), elapsed_ms=0,
+                       headers=tuple(resp.headers.multi_items()),
+                       request_headers=tuple(resp.request.headers.multi_items()),
+                       http_version=resp.http_version or "HTTP/1.1")
 
 
 def _with_meta(result: FetchResult, original: str, hops: int, started: float) -> FetchResult:
-    return FetchResult(url=original, final_url=result.url, status=result.status, body=result.body,
-                       content_type=result.content_type, etag=result.etag,
-                       last_modified=result.last_modified,
-                       elapsed_ms=int((time.monotonic() - started) * 1000), redirects=hops)
+    return replace(result, url=original, final_url=result.url,
+                   elapsed_ms=int((time.monotonic() - started) * 1000), redirects=hops)
 
 
 def _conditional_headers(v: Validators) -> dict[str, str]:
@@ -326,6 +336,8 @@ def _checked_url(original: str, url: str) -> object:
     kind, what = ("bad_url", "") if url == original else ("redirects", "redirect to ")
     if len(url) > MAX_URL_LENGTH:
         raise FetchError(original, f"{what}URL longer than {MAX_URL_LENGTH} characters", kind=kind)
+    if _URL_CONTROLS.search(url):
+        raise FetchError(original, f"{what}URL with control characters: {url[:200]!r}", kind=kind)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(original, f"{what}not an http(s) URL: {url[:200]}", kind=kind)

@@ -63,7 +63,16 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     "schedule": {
         "interval_minutes": Setting("int", 30, "daemon: minutes between ingest runs"),
         "min_poll_minutes": Setting("int", 15, "a source is not polled more often than this"),
+        "max_poll_minutes": Setting("int", 60, "longest pause between polls of a quiet source "
+                                    "(intervals adapt between min_poll_minutes and this)"),
         "max_backoff_hours": Setting("float", 24.0, "longest pause after repeated failures"),
+    },
+    "backfill": {
+        "shards": Setting("str", "../warehouse/backfill",
+                          "folder of backfill's Parquet shards and manifests, relative to the config "
+                          "folder; on a cluster, a folder every worker can write"),
+        "workers": Setting("int", 0, "processes of the local pool; 0: one per core"),
+        "scheduler": Setting("str", "", "Dask scheduler address (tcp://host:8786); empty: local pool"),
     },
     "digest": {
         "time": Setting("time", "07:00", "daemon: local time the daily digest is sent (HH:MM)"),

@@ -3,12 +3,13 @@ and the batch of one source (the package docstring says how the warehouse is sha
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,13 @@ import duckdb
 
 from pipeline.errors import LockedError, StoreError
 
+from .hygiene import clean_record, clean_row
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+# Values per `IN (?, ...)` lookup: enough to amortise a statement, few enough that the
+# rows found stay under DuckDB's index-scan threshold (see ``open_writer``).
+IN_CHUNK = 1000
 
 
 def sql_files(kind: str) -> list[tuple[str, str]]:
@@ -29,6 +36,31 @@ def sql_files(kind: str) -> list[tuple[str, str]]:
         folder = Path(__file__).resolve().parents[2] / "warehouse" / kind
     files = [f for f in folder.iterdir() if f.name.endswith(".sql")]
     return [(f.name, f.read_text(encoding="utf-8")) for f in sorted(files, key=lambda f: f.name)]
+
+
+# What a full disk, a read-only or failing device, or a database invalidated by them
+# raises: storage errors stop the job (exit 4); any other error is the source's own.
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in _STORAGE_ERRNOS
+    return isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException))
+
+
+@contextmanager
+def storage_errors(warehouse: Path) -> Iterator[None]:
+    """Storage errors inside the block become one StoreError naming the warehouse."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        if not is_storage_error(exc):
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+        raise StoreError(f"cannot write the warehouse {warehouse}: {reason}") from exc
 
 
 def article_id_for(canonical: str) -> str:
@@ -124,6 +156,25 @@ class Core:
         row = self.con.execute(sql, list(params)).fetchone()
         return row[0] if row else None
 
+    def rows_in(self, sql: str, values: Sequence[Any], chunk: int = IN_CHUNK) -> list[tuple]:
+        """Rows of ``sql`` whose ``{}`` is filled with a list of ``values``, asked a chunk at a
+        time. ``col IN (?, ?, ...)`` on an indexed column is answered from the index (DuckDB
+        does not do that for ``IN (SELECT unnest(?))`` or ``= ANY(?)``, which scan the table)."""
+        values = list(values)
+        rows: list[tuple] = []
+        for start in range(0, len(values), chunk):
+            part = values[start:start + chunk]
+            rows += self.con.execute(sql.format(_marks(len(part))), part).fetchall()
+        return rows
+
+    def update_in(self, sql: str, head: Sequence[Any], values: Sequence[Any], chunk: int = IN_CHUNK) -> None:
+        """``rows_in`` for a statement that returns nothing; ``head`` are its parameters
+        before the list."""
+        values = list(values)
+        for start in range(0, len(values), chunk):
+            part = values[start:start + chunk]
+            self.con.execute(sql.format(_marks(len(part))), [*head, *part])
+
     # -- runs ----------------------------------------------------------------------------
     def start_run(self, now: datetime) -> int:
         # We hold the writer lock: a run still marked running was killed before it finished.
@@ -207,13 +258,18 @@ class Core:
 
     # -- the batch of one source -----------------------------------------------------------
     def save_batch(self, batch: Batch) -> None:
-        """Everything one source produced, in one transaction with its poll state."""
+        """Everything one source produced, in one transaction with its poll state. Every
+        write of fetched material passes here, so here its text is cleaned (``hygiene``)."""
+        batch = _cleaned(batch)
         with self.transaction():
             self._save_outlets(batch.outlets)
             self._save_articles(batch.articles)
             self._save_urls(batch.urls)
             self._save_fingerprints(batch.fingerprints)
             self._save_sightings(batch.sightings)
+            if batch.relink:
+                self.con.execute("DELETE FROM dup_links WHERE article_a IN (SELECT unnest(?::VARCHAR[])) "
+                                 "OR article_b IN (SELECT unnest(?::VARCHAR[]))", [batch.relink, batch.relink])
             if batch.rescore:
                 self.con.execute("DELETE FROM story_scores WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
                                  [batch.rescore])
@@ -249,8 +305,12 @@ class Core:
         if not fps:
             return
         ids = [f[0] for f in fps]
-        self.con.execute("DELETE FROM fingerprints WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
-        self.con.execute("DELETE FROM lsh_bands WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        # Only a page read again has keys to drop; lsh_bands is not indexed by article, so
+        # the delete (a scan) is skipped for new articles, the usual case.
+        known = [r[0] for r in self.rows_in("SELECT article_id FROM fingerprints WHERE article_id IN ({})", ids)]
+        if known:
+            self.update_in("DELETE FROM fingerprints WHERE article_id IN ({})", [], known)
+            self.update_in("DELETE FROM lsh_bands WHERE article_id IN ({})", [], known)
         self.con.execute("INSERT INTO fingerprints SELECT unnest(?::VARCHAR[]), unnest(?::UBIGINT[][])",
                          [ids, [list(f[1]) for f in fps]])
         self.con.execute(
@@ -290,6 +350,16 @@ class Batch:
     fetch_log: list[tuple] = field(default_factory=list)
     source_state: dict[str, Any] = field(default_factory=dict)
     rescore: list[str] = field(default_factory=list)  # articles whose text changed: old scores go
+    relink: list[str] = field(default_factory=list)  # ... and their near-duplicate links (reextract)
+
+
+def _cleaned(batch: Batch) -> Batch:
+    """The batch without control characters in any text it carries (hygiene)."""
+    return replace(
+        batch, outlets=[clean_row(r) for r in batch.outlets],
+        articles=[clean_record(a) for a in batch.articles], urls=[clean_row(r) for r in batch.urls],
+        sightings=[clean_row(r) for r in batch.sightings], fetch_log=[clean_row(r) for r in batch.fetch_log],
+        source_state=clean_record(batch.source_state))
 
 
 def _unique(rows: Sequence[Sequence[Any]], key_len: int) -> list[tuple]:
