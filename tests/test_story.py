@@ -220,7 +220,7 @@ def test_format_eval_prints_one_row_per_story_and_method() -> None:
 
 # ---------------------------------------------------------------- counter-examples
 
-COUNTERS = ev.reference_seeds(ROOT / "counter-examples" / "rsi-pause")
+COUNTERS = ev.reference_seeds(ROOT / "config" / "counter-examples" / "rsi-pause")
 
 
 def test_counter_reference_is_an_optional_string_key() -> None:
