@@ -22,7 +22,7 @@ from pipeline.content.reextract import ReextractReport
 from pipeline.content.reextract import reextract as redo_pages
 from pipeline.content.outlets import OutletResolver
 from pipeline.content.worker import IsolatedExtractor
-from pipeline.errors import StoreError
+from pipeline.errors import ConfigError, StoreError
 from pipeline.models import RunReport, SourceOutcome
 from pipeline.refresh import RunContext, record_internal_error, refresh_source
 from pipeline.store import (
@@ -171,6 +171,24 @@ def rescore(settings: Settings, now: datetime, *, story_id: str | None = None,
             if redo_duplicates:
                 store.reset_dedup()
             return analyse(store, settings, now, all_clusters=redo_duplicates)
+        finally:
+            store.close()
+
+
+def label(settings: Settings, now: datetime, url: str, url_key: str, *, story_id: str, label: str,
+          judged_by: str, note: str | None = None) -> dict[str, Any]:
+    """Record a person's judgment of the article ``url`` leads to, and store its decision
+    anew (fetching nothing); returns the article and its stored score for the story."""
+    with writer_lock(settings.warehouse_path):
+        store = open_writer(settings.warehouse_path)
+        try:
+            article = store.find_article(url, url_key)
+            if article is None:
+                raise ConfigError([f"no article known for {url}: newswatch only judges pages it has "
+                                   "(see `newswatch query \"select url from articles\"`)"])
+            store.save_judgment((story_id, article["article_id"], label, now, judged_by, url, note))
+            scoring.score_pending(store, settings, now)
+            return {"article": article, "score": store.stored_scores(article["article_id"]).get(story_id)}
         finally:
             store.close()
 

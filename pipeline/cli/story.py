@@ -1,4 +1,4 @@
-"""The story commands of the command line: ``explain``, ``rescore``, ``eval``.
+"""The story commands of the command line: ``explain``, ``rescore``, ``label``, ``eval``.
 
 Thin like the rest of ``cli``: parse, call one library function, print.
 """
@@ -6,7 +6,9 @@ Thin like the rest of ``cli``: parse, call one library function, print.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,10 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
         stored = store.stored_scores(article["article_id"])
         members = store.cluster_members(article["article_id"])
         sightings = store.sightings_of(article["article_id"])
+        refs = references(settings, store)
     finally:
         store.close()
     print(_describe(article, sightings))
-    refs = references(settings)
     for story_id, ref in refs.items():
         if args.story and story_id != args.story:
             continue
@@ -114,21 +116,82 @@ def cmd_rescore(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _args_label(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", help="the article's URL (any link that led to it, or its canonical URL)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--relevant", dest="label", action="store_const", const="relevant",
+                       help="the article is about the story")
+    which.add_argument("--not", dest="label", action="store_const", const="not",
+                       help="the article is not about the story")
+    p.add_argument("--story", metavar="ID", help="the story judged (needed when several are configured)")
+    p.add_argument("--note", metavar="TEXT", help="why, in a few words (kept with the judgment)")
+    p.add_argument("--by", metavar="NAME", help="who judges (default: $USER)")
+
+
+def cmd_label(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.jobs import label
+
+    story_id = _one_story(settings, args.story)
+    by = args.by or os.environ.get("USER") or getpass.getuser()
+    done = label(settings, datetime.now(timezone.utc), args.url, _url_key(args.url), story_id=story_id,
+                 label=args.label, judged_by=by, note=args.note)
+    article, score = done["article"], done["score"]
+    print(f"judged {args.label} for {story_id} by {by}: {article.get('title') or article['url']}")
+    if score is not None:
+        print(f"  stored decision: {score['decision']}; the scorer's own score {score['score']:.2f}")
+    print("  other articles are weighed against this example at their next scoring: `newswatch rescore`")
+    return 0
+
+
+def _one_story(settings: Settings, story_id: str | None) -> str:
+    ids = [s.id for s in settings.stories]
+    if story_id is None and len(ids) == 1:
+        return ids[0]
+    if story_id in ids:
+        return story_id
+    wanted = "--story ID is needed" if story_id is None else f"--story {story_id!r}: no story with that id"
+    raise ConfigError([f"{wanted} (stories: {', '.join(ids) or 'none'})"])
+
+
 def _args_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labelled", metavar="DIR",
                    help="labelled set (default: tests/data/labelled beside the config folder)")
     p.add_argument("--split", choices=("dev", "test", "all"), default="test", help="which half to measure")
     p.add_argument("--mistakes", action="store_true", help="list the articles decided wrongly")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--judged", action="store_true",
+                   help="measure against every judgment recorded by `newswatch label` instead")
+    p.add_argument("--story", metavar="ID", help="with --judged: only this story")
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.story.evaluate import evaluate, format_eval
 
+    if args.judged:
+        return _eval_judged(args, settings)
     folder = Path(args.labelled) if args.labelled else settings.config_dir.parent / "tests" / "data" / "labelled"
     if not (folder / "labels.toml").exists():
         raise ConfigError([f"labelled set not found: {folder / 'labels.toml'} (use --labelled DIR)"])
     results = evaluate(list(settings.stories), folder, config_dir=settings.config_dir, split=args.split)
+    if args.json:
+        print(json.dumps([_result_dict(r) for r in results], indent=2))
+    else:
+        print(format_eval(results, show_mistakes=args.mistakes))
+    return 0
+
+
+def _eval_judged(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.store import open_reader
+    from pipeline.story.decisions import evaluate_judged, references
+    from pipeline.story.evaluate import format_eval
+
+    wanted = _one_story(settings, args.story) if args.story or len(settings.stories) == 1 else None
+    store = open_reader(settings.warehouse_path)
+    try:
+        refs = references(settings, store)
+    finally:
+        store.close()
+    results = [r for sid, ref in refs.items() if wanted in (None, sid) for r in evaluate_judged(ref)]
     if args.json:
         print(json.dumps([_result_dict(r) for r in results], indent=2))
     else:
@@ -146,6 +209,9 @@ STORY_COMMANDS = {
                 "newswatch explain https://example.org/2026/06/05/anthropic-pause", _args_explain),
     "rescore": (cmd_rescore, "recompute every story decision (and clusters) without fetching",
                 "newswatch rescore --story rsi-pause", _args_rescore),
+    "label": (cmd_label, "record a person's judgment of an article for a story (kept in every view)",
+              "newswatch label https://example.org/2026/06/05/anthropic-pause --not --note 'NSA story'",
+              _args_label),
     "eval": (cmd_eval, "measure the story scorer on a labelled set: precision, recall, F1",
              "newswatch eval --split test --mistakes", _args_eval),
 }

@@ -139,3 +139,26 @@ class AnalysisQueries(Core):
                 self.con.execute("DELETE FROM story_scores WHERE story_id = ?", [story_id])
             else:
                 self.con.execute("DELETE FROM story_scores")
+
+    # -- judgments (issue 11: corrections that teach) ------------------------------------
+    def save_judgment(self, row: tuple) -> None:
+        """One judgment (story, article, label, judged_at, judged_by, url, note), and the
+        article's stored score for the story dropped so the next scoring writes it anew."""
+        with self.transaction():
+            self.con.execute("INSERT INTO judgments (story_id, article_id, label, judged_at, judged_by, url, note) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", list(row))
+            self.con.execute("DELETE FROM story_scores WHERE story_id = ? AND article_id = ?", [row[0], row[1]])
+
+    def judged(self, story_id: str) -> list[dict[str, Any]]:
+        """The latest judgment of every article judged for the story, with the article's text
+        and date, in article order (examples are built from them deterministically). None
+        on a warehouse older than migration 0009 opened read-only."""
+        if not self.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'judgments'")[1]:
+            return []
+        cols, rows = self.query(
+            "SELECT j.article_id, j.label, j.judged_at, j.judged_by, j.note, a.url, a.title, "
+            "coalesce(a.body, a.description, '') AS body, a.published_at FROM judgments j "
+            "JOIN articles a USING (article_id) WHERE j.story_id = ? "
+            "QUALIFY row_number() OVER (PARTITION BY j.article_id ORDER BY j.judged_at DESC, j.judgment_id DESC) = 1 "
+            "ORDER BY j.article_id", [story_id])
+        return [dict(zip(cols, r)) for r in rows]

@@ -91,8 +91,8 @@ def evaluate_references(references: Sequence[Reference], articles: Sequence[Labe
     results = []
     for ref in references:
         mine = [a for a in articles if a.story == ref.story.id and split in ("all", a.split)]
-        results.append(_tally(ref.story.id, "tfidf+terms", split, mine, [_score(ref, a) for a in mine]))
-        results.append(_tally(ref.story.id, "keyword", split, mine, [_baseline(ref, a) for a in mine]))
+        results.append(tally(ref.story.id, "tfidf+terms", split, mine, [_score(ref, a) for a in mine]))
+        results.append(tally(ref.story.id, "keyword", split, mine, [_baseline(ref, a) for a in mine]))
     return results
 
 
@@ -115,7 +115,7 @@ def _baseline(ref: Reference, a: LabelledArticle) -> Score:
     return keyword_baseline(ref.story, title=a.title, text=a.text, published=a.published)
 
 
-def _tally(story_id: str, method: str, split: str, articles: Sequence[LabelledArticle],
+def tally(story_id: str, method: str, split: str, articles: Sequence[LabelledArticle],
            scores: Sequence[Score]) -> EvalResult:
     said = [s.decision == "relevant" for s in scores]
     gold = [a.relevant for a in articles]
@@ -130,12 +130,12 @@ def _tally(story_id: str, method: str, split: str, articles: Sequence[LabelledAr
 
 def format_eval(results: Sequence[EvalResult], *, show_mistakes: bool = False) -> str:
     """A plain-text table, one row per story and method."""
-    head = f"{'story':<14} {'method':<12} {'split':<5} {'n':>3} {'tp':>3} {'fp':>3} {'fn':>3} " \
+    head = f"{'story':<14} {'method':<12} {'split':<6} {'n':>3} {'tp':>3} {'fp':>3} {'fn':>3} " \
            f"{'tn':>3} {'brd':>3} {'precision':>9} {'recall':>6} {'F1':>5}"
     rows = [head, "-" * len(head)]
     for r in results:
         n = r.tp + r.fp + r.fn + r.tn
-        rows.append(f"{r.story_id:<14} {r.method:<12} {r.split:<5} {n:>3} {r.tp:>3} {r.fp:>3} "
+        rows.append(f"{r.story_id:<14} {r.method:<12} {r.split:<6} {n:>3} {r.tp:>3} {r.fp:>3} "
                     f"{r.fn:>3} {r.tn:>3} {r.borderline:>3} {r.precision:>9.2f} {r.recall:>6.2f} "
                     f"{r.f1:>5.2f}")
         if show_mistakes:
