@@ -165,7 +165,7 @@ def _args_eval(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.story.evaluate import evaluate, format_eval
+    from pipeline.story.evaluate import evaluate
 
     if args.judged:
         return _eval_judged(args, settings)
@@ -173,17 +173,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if not (folder / "labels.toml").exists():
         raise ConfigError([f"labelled set not found: {folder / 'labels.toml'} (use --labelled DIR)"])
     results = evaluate(list(settings.stories), folder, config_dir=settings.config_dir, split=args.split)
-    if args.json:
-        print(json.dumps([_result_dict(r) for r in results], indent=2))
-    else:
-        print(format_eval(results, show_mistakes=args.mistakes))
-    return 0
+    return _print_results(args, results)
 
 
 def _eval_judged(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.store import open_reader
     from pipeline.story.decisions import evaluate_judged, references
-    from pipeline.story.evaluate import format_eval
 
     wanted = _one_story(settings, args.story) if args.story or len(settings.stories) == 1 else None
     store = open_reader(settings.warehouse_path)
@@ -192,6 +187,12 @@ def _eval_judged(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     results = [r for sid, ref in refs.items() if wanted in (None, sid) for r in evaluate_judged(ref)]
+    return _print_results(args, results)
+
+
+def _print_results(args: argparse.Namespace, results: list[Any]) -> int:
+    from pipeline.story.evaluate import format_eval
+
     if args.json:
         print(json.dumps([_result_dict(r) for r in results], indent=2))
     else:
