@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -14,6 +15,9 @@ from pipeline.config import Settings, reference_dir
 from pipeline.config.references import Seed, read_reference_set
 from pipeline.content import dedup
 from pipeline.content import fingerprint as fp
+from pipeline.content.archive import PageArchive
+from pipeline.content.reextract import ReextractReport
+from pipeline.content.reextract import reextract as redo_pages
 from pipeline.content.outlets import OutletResolver
 from pipeline.content.worker import IsolatedExtractor
 from pipeline.models import RunReport
@@ -59,9 +63,9 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     resolver = OutletResolver(settings.outlets)
     report.seeds_loaded = load_seeds(store, settings, resolver, now, run_id)
     due = [s.id for s in settings.sources] if force else store.due_sources(now)
-    with Fetcher(http_limits(settings)) as fetcher:
+    with Fetcher(http_limits(settings)) as fetcher, PageArchive(archive_dir(settings)) as archive:
         ctx = _context(store, fetcher, resolver, settings, run_id, now)
-        ctx.extract = extractor
+        ctx.extract, ctx.archive = extractor, archive
         ctx.robots = RobotsGate(fetcher, store, now, float(settings.get("http", "feed_timeout")))
         for i, source_id in enumerate(due):
             if stop is not None and stop.is_set():
@@ -80,6 +84,11 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     store.finish_run(run_id, datetime.now(now.tzinfo), "interrupted" if report.interrupted else "done",
                      _counts(report))
     return report
+
+
+def archive_dir(settings: Settings) -> Path:
+    """The page archive's folder: ``archive/`` beside the warehouse file."""
+    return settings.warehouse_path.parent / "archive"
 
 
 def _page_progress(progress: Progress, source_id: str, done: int, total: int) -> Callable[[str], None]:
@@ -112,6 +121,19 @@ def rescore(settings: Settings, now: datetime, *, story_id: str | None = None,
             return analyse(store, settings, now, all_clusters=redo_duplicates)
         finally:
             store.close()
+
+
+def reextract(settings: Settings, now: datetime, *, since: datetime | None = None,
+              source_id: str | None = None) -> tuple[ReextractReport, dict[str, int]]:
+    """Archived pages through the current extractor, then the analysis; nothing fetched."""
+    with writer_lock(settings.warehouse_path):
+        with IsolatedExtractor(timeout=float(settings.get("http", "page_timeout"))) as extractor:
+            store = open_writer(settings.warehouse_path)
+            try:
+                report = redo_pages(store, extractor, archive_dir(settings), now, since, source_id)
+                return report, analyse(store, settings, now)
+            finally:
+                store.close()
 
 
 def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings: Settings,

@@ -20,7 +20,10 @@ from pipeline.acquire import schedule
 from pipeline.acquire.fetch import Fetcher, Validators
 from pipeline.acquire.robots_gate import RobotsGate
 from pipeline.content import fingerprint as fp
-from pipeline.content.extract import extract_article
+from pipeline.content.archive import ArchiveRef, PageArchive
+from pipeline.content.dates import in_range
+from pipeline.content.extract import extract_page, provenance_columns
+from pipeline.content.reextract import TRANSIENT  # the extractor's limits, not the page's content
 from pipeline.content.outlets import OutletMatch, OutletResolver
 from pipeline.errors import ExtractError, FetchError, SourceError
 from pipeline.models import Article, FeedEntry, FetchResult, ParsedFeed, SourceOutcome
@@ -28,7 +31,6 @@ from pipeline.store import Batch, Store, article_id_for
 
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
 MAX_PAGE_ATTEMPTS = 3
-_TRANSIENT_EXTRACTION = ("timeout", "crashed")  # the extractor's limits, not the page's content
 
 
 @dataclass
@@ -45,7 +47,9 @@ class RunContext:
     max_backoff: timedelta
     max_poll: timedelta | None = None  # None: every source at min_poll (no adaptive interval)
     on_page: Callable[[str], None] = lambda url: None
-    extract: Callable[[bytes, str], Article] = extract_article
+    # extract(body, url, headers, feed_date, feed_title): content.extract.extract_page's shape
+    extract: Callable[..., Article] = extract_page
+    archive: PageArchive | None = None  # None: fetched pages are not archived
     robots: RobotsGate | None = None  # None: robots.txt not consulted
     sitemap_since: datetime | None = None  # oldest sitemap date taken (documents.sitemap_since)
 
@@ -63,6 +67,7 @@ class _SourceWork:
     failures: int = 0
     pages_fetched: int = 0
     state_extra: dict[str, Any] = field(default_factory=dict)  # saved with a good poll
+    warnings: list[str] = field(default_factory=list)  # e.g. feed dates out of the sane range
 
 
 def refresh_source(ctx: RunContext, source_id: str) -> SourceOutcome:
@@ -130,6 +135,7 @@ def _known_entry_keys(store: Store, source_id: str) -> set[str]:
 def _take_entry(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry) -> None:
     if not entry.url:
         return
+    entry = _sane_date(ctx, work, entry)
     link_key = fp.canonical_url(entry.url)
     article_id = _article_for(ctx, work, state, entry, link_key)
     if article_id is None:
@@ -140,6 +146,15 @@ def _take_entry(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry
     work.batch.sightings.append((work.source_id, entry.key, article_id, entry.url, entry.title,
                                  entry.published, entry.publisher_name, entry.publisher_url,
                                  ctx.now, ctx.now, ctx.run_id))
+
+
+def _sane_date(ctx: RunContext, work: _SourceWork, entry: FeedEntry) -> FeedEntry:
+    """A feed date before 1990 or past tomorrow is dropped (with a warning), never stored."""
+    notes: list[str] = []
+    if entry.published is None or in_range(entry.published, ctx.now, "feed date", notes):
+        return entry
+    work.warnings += [f"{entry.url}: {n}" for n in notes]
+    return replace(entry, published=None)
 
 
 def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
@@ -170,17 +185,19 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
     try:
         page = ctx.fetcher.get(entry.url or "", deadline=ctx.page_timeout,
                                accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
-        article = ctx.extract(page.body, page.final_url)
     except FetchError as exc:
         return _failed_article(ctx, work, state, entry, link_key, f"{exc.kind}: {exc}", exc.transient)
+    ref = ctx.archive.write(page) if ctx.archive is not None else None
+    try:
+        article = ctx.extract(page.body, page.final_url, dict(page.headers), entry.published, entry.title)
     except ExtractError as exc:
         return _failed_article(ctx, work, state, entry, link_key, f"extract/{exc.reason}: {exc}",
-                               exc.reason in _TRANSIENT_EXTRACTION)
-    return _stored_article(ctx, work, state, entry, link_key, article)
+                               exc.reason in TRANSIENT, ref)
+    return _stored_article(ctx, work, state, entry, link_key, article, ref)
 
 
 def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
-                    link_key: str, article: Article) -> str:
+                    link_key: str, article: Article, ref: ArchiveRef | None = None) -> str:
     article, declared = _own_identity(ctx, article)
     keys = {link_key, fp.canonical_url(article.url), article.canonical_url}
     existing = _existing_id(ctx, work, keys - {link_key})
@@ -197,6 +214,7 @@ def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     print_ = fp.fingerprint(article.text)
     row = _article_row(ctx, article_id, article, outlet, print_)
     row["declared_canonical"] = declared
+    row.update(archive_columns(ref))
     work.batch.articles.append(row)
     work.batch.fingerprints.append((article_id, list(print_.minhash), list(print_.bands)))
     _remember_urls(work, keys, article_id)
@@ -243,11 +261,16 @@ def _article_row(ctx: RunContext, article_id: str, article: Article, outlet: Out
         "language": article.language, "description": article.description, "body": article.text,
         "content_hash": print_.content_hash, "word_count": print_.word_count,
         "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
+        **provenance_columns(article),
     }
 
 
+def archive_columns(ref: ArchiveRef | None) -> dict[str, Any]:
+    return {"warc_file": ref.file, "warc_offset": ref.offset} if ref else {}
+
+
 def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
-                    link_key: str, reason: str, transient: bool) -> str:
+                    link_key: str, reason: str, transient: bool, ref: ArchiveRef | None = None) -> str:
     known = ctx.store.article_for_url(link_key)
     article_id = known[0] if known else article_id_for(link_key)
     attempts = (ctx.store.article_attempts(article_id) if known else 0) + 1
@@ -256,8 +279,9 @@ def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "failed", "fail_reason": reason[:500],
         "fail_transient": transient, "attempts": attempts, "title": entry.title, "published_at": entry.published,
+        "published_source": "feed" if entry.published else None,
         "description": entry.summary,  # the feed's snippet: what scoring can read without the page
-        "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
+        "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id, **archive_columns(ref),
     })
     _remember_urls(work, {link_key}, article_id)
     work.failures += 1
@@ -275,6 +299,7 @@ def _unresolved_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "unresolved", "fail_reason": None,
         "attempts": 0, "title": entry.title, "published_at": entry.published,
+        "published_source": "feed" if entry.published else None,
         "description": entry.summary,  # the aggregator's snippet: what scoring can read
         "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
     })
@@ -304,7 +329,7 @@ def _succeeded(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result
     return SourceOutcome(work.source_id, True, entries_seen=len(parsed.entries),
                          new_sightings=work.new_sightings, new_articles=work.new_articles,
                          extraction_failures=work.failures,
-                         error="; ".join(parsed.warnings)[:500] or None)
+                         error="; ".join([*parsed.warnings, *work.warnings])[:500] or None)
 
 
 def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult) -> SourceOutcome:

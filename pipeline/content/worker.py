@@ -13,7 +13,7 @@ import multiprocessing as mp
 from multiprocessing.connection import Connection
 from typing import Any
 
-from pipeline.content.extract import extract_article
+from pipeline.content.extract import extract_page
 from pipeline.errors import ExtractError
 from pipeline.models import Article
 
@@ -26,11 +26,11 @@ def _worker(conn: Connection, parent_end: Connection | None = None) -> None:
         parent_end.close()
     while True:
         try:
-            html, url = conn.recv()
+            args = conn.recv()
         except EOFError:
             return
         try:
-            conn.send(("ok", extract_article(html, url)))
+            conn.send(("ok", extract_page(*args)))
         except ExtractError as exc:
             conn.send(("err", exc.reason, str(exc)))
         except Exception as exc:  # a crash in the extractor is a failed page, not a failed run
@@ -38,7 +38,7 @@ def _worker(conn: Connection, parent_end: Connection | None = None) -> None:
 
 
 class IsolatedExtractor:
-    """Callable like ``extract_article``; runs it in a child process with a time limit."""
+    """Callable like ``extract_page``; runs it in a child process with a time limit."""
 
     def __init__(self, timeout: float = 20.0) -> None:
         self.timeout = timeout
@@ -55,10 +55,11 @@ class IsolatedExtractor:
         child.close()
         self._conn = parent
 
-    def __call__(self, html: bytes, url: str) -> Article:
+    def __call__(self, body: bytes, url: str, *facts: Any) -> Article:
+        """``facts``: extract_page's headers, feed_date and feed_title, in that order."""
         assert self._conn is not None
         try:
-            self._conn.send((html, url))
+            self._conn.send((body, url, *facts))
             ready = self._conn.poll(self.timeout)
             reply = self._conn.recv() if ready else None
         except (EOFError, OSError, BrokenPipeError):

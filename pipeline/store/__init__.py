@@ -12,6 +12,7 @@ is then fetched again (without validators) by the next run.
     clusters.py   title keys, clusters of copies (full or for what changed)
     outbox.py     the digest's content and its outbox
     discovery.py  unresolved aggregator items
+    archived.py   articles whose pages are archived (``newswatch reextract``)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import duckdb
 from pipeline.errors import LockedError, StoreError
 
 from .analysis import AnalysisQueries
+from .archived import ArchivedQueries
 from .clusters import ClusterQueries
 from .core import Batch, Core, article_id_for, lock_is_held, sql_files, writer_lock
 from .discovery import DiscoveryQueries
@@ -38,7 +40,7 @@ __all__ = ["Batch", "Store", "article_id_for", "lock_is_held", "open_reader", "o
 INDEX_SCAN = "SET index_scan_max_count = 20000"
 
 
-class Store(AnalysisQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, Core):
+class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, Core):
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 

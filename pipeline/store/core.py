@@ -237,6 +237,9 @@ class Core:
             self._save_urls(batch.urls)
             self._save_fingerprints(batch.fingerprints)
             self._save_sightings(batch.sightings)
+            if batch.relink:
+                self.con.execute("DELETE FROM dup_links WHERE article_a IN (SELECT unnest(?::VARCHAR[])) "
+                                 "OR article_b IN (SELECT unnest(?::VARCHAR[]))", [batch.relink, batch.relink])
             if batch.rescore:
                 self.con.execute("DELETE FROM story_scores WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
                                  [batch.rescore])
@@ -317,6 +320,7 @@ class Batch:
     fetch_log: list[tuple] = field(default_factory=list)
     source_state: dict[str, Any] = field(default_factory=dict)
     rescore: list[str] = field(default_factory=list)  # articles whose text changed: old scores go
+    relink: list[str] = field(default_factory=list)  # ... and their near-duplicate links (reextract)
 
 
 def _unique(rows: Sequence[Sequence[Any]], key_len: int) -> list[tuple]:
