@@ -240,6 +240,10 @@ class Core:
             if batch.relink:
                 self.con.execute("DELETE FROM dup_links WHERE article_a IN (SELECT unnest(?::VARCHAR[])) "
                                  "OR article_b IN (SELECT unnest(?::VARCHAR[]))", [batch.relink, batch.relink])
+                # Their clusters are recomputed by the next recluster, also when the page
+                # no longer yields an article (it is then never checked again).
+                self.con.execute("INSERT INTO cluster_queue SELECT unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING",
+                                 [batch.relink])
             if batch.rescore:
                 self.con.execute("DELETE FROM story_scores WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
                                  [batch.rescore])
