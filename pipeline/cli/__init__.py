@@ -40,6 +40,7 @@ from pipeline.cli.sources import SOURCE_COMMANDS
 from pipeline.cli.story import STORY_COMMANDS
 from pipeline.config import ENV_CONFIG, load_settings, resolve_config_dir
 from pipeline.errors import ConfigError, LockedError, NewswatchError, StoreError
+from pipeline.store.hygiene import escape_controls
 
 __all__ = ["COMMANDS", "EXIT_CONFIG", "EXIT_INTERNAL", "EXIT_LOCKED", "EXIT_OK", "EXIT_STORE", "EXIT_STRICT",
            "EXIT_UNDELIVERED", "build_parser", "main"]
@@ -98,6 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(exc: NewswatchError, code: int) -> int:
-    print(f"newswatch: {exc.describe()}", file=sys.stderr)
+    print(f"newswatch: {escape_controls(exc.describe(), keep_lines=True)}", file=sys.stderr)
     return code
 
