@@ -222,7 +222,7 @@ def cluster():
     """Two Dask worker processes and their scheduler, all on loopback."""
     distributed = pytest.importorskip("distributed", reason="Dask is not installed (pip install 'newswatch[dask]')")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, worker_dashboard_address=None) as local:
+                                  dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0") as local:
         yield local
 
 
