@@ -22,7 +22,7 @@ from pipeline.backfill import shards
 from pipeline.config.settings import Outlet
 from pipeline.config.stories import StoryDef
 from pipeline.content import fingerprint as fp
-from pipeline.content.extract import extract_article
+from pipeline.content.extract import extract_page
 from pipeline.content.outlets import OutletResolver
 from pipeline.errors import ExtractError
 from pipeline.models import Article
@@ -37,7 +37,7 @@ def page_article(body: bytes, url: str, headers: Sequence[tuple[str, str]], capt
     extraction ``newswatch run`` applies to a fetched page. Headers and capture date are
     passed so that a page -> Article function that also reads the charset header and
     dates' provenance can take its place without touching the rest of backfill."""
-    return extract_article(body, url)
+    return extract_page(body, url, dict(headers))
 
 
 @dataclass(frozen=True)
