@@ -268,12 +268,7 @@ class Core:
             self._save_fingerprints(batch.fingerprints)
             self._save_sightings(batch.sightings)
             if batch.relink:
-                self.con.execute("DELETE FROM dup_links WHERE article_a IN (SELECT unnest(?::VARCHAR[])) "
-                                 "OR article_b IN (SELECT unnest(?::VARCHAR[]))", [batch.relink, batch.relink])
-                # Their clusters are recomputed by the next recluster, also when the page
-                # no longer yields an article (it is then never checked again).
-                self.con.execute("INSERT INTO cluster_queue SELECT unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING",
-                                 [batch.relink])
+                self._forget_links(batch.relink)
             if batch.rescore:
                 self.con.execute("DELETE FROM story_scores WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
                                  [batch.rescore])
@@ -281,6 +276,14 @@ class Core:
                 self._insert("INSERT INTO fetch_log VALUES", batch.fetch_log)
             if batch.source_state:
                 self._save_source_state(batch.source_state)
+
+    def _forget_links(self, ids: list[str]) -> None:
+        """Texts changed (reextract): their links and title keys go, their clusters are
+        recomputed; articles still extracted are checked again (``dedup_at`` cleared by the row)."""
+        self.con.execute("DELETE FROM dup_links WHERE article_a IN (SELECT unnest(?::VARCHAR[])) "
+                         "OR article_b IN (SELECT unnest(?::VARCHAR[]))", [ids, ids])
+        self.con.execute("DELETE FROM title_keys WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        self.con.execute("INSERT INTO cluster_queue SELECT unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING", [ids])
 
     def _save_outlets(self, outlets: list[tuple]) -> None:
         if outlets:
