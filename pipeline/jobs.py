@@ -15,9 +15,10 @@ from pipeline.config.references import Seed, read_reference_set
 from pipeline.content import dedup
 from pipeline.content import fingerprint as fp
 from pipeline.content.outlets import OutletResolver
-from pipeline.content.worker import IsolatedExtractor
+from pipeline.content.worker import ExtractorPool
 from pipeline.models import RunReport
-from pipeline.refresh import RunContext, refresh_source
+from pipeline.polling import SerializedStore, poll_sources
+from pipeline.refresh import RunContext
 from pipeline.store import Batch, Store, article_id_for, open_writer, writer_lock
 from pipeline.story import decisions as scoring
 from pipeline.story import unresolved
@@ -34,6 +35,8 @@ def http_limits(settings: Settings) -> HttpLimits:
         max_body_bytes=int(settings.get("http", "max_body_bytes")),
         max_redirects=int(settings.get("http", "max_redirects")),
         allow_networks=settings.allow_networks,
+        host_delay=float(settings.get("http", "host_delay")),
+        connections=max(4, int(settings.get("http", "concurrency"))),
     )
 
 
@@ -41,8 +44,9 @@ def ingest(settings: Settings, now: datetime, *, force: bool = False, progress: 
            stop: threading.Event | None = None) -> RunReport:
     """One ingest pass over the due sources (all of them with ``force``)."""
     with writer_lock(settings.warehouse_path):
-        # Forked before the warehouse opens: the worker inherits no database handle.
-        with IsolatedExtractor(timeout=float(settings.get("http", "page_timeout"))) as extractor:
+        # Forked before the warehouse opens: the workers inherit no database handle.
+        with ExtractorPool(int(settings.get("extract", "workers")),
+                           timeout=float(settings.get("http", "page_timeout"))) as extractor:
             store = open_writer(settings.warehouse_path)
             try:
                 return _ingest(store, settings, now, force, progress, stop, extractor)
@@ -51,7 +55,7 @@ def ingest(settings: Settings, now: datetime, *, force: bool = False, progress: 
 
 
 def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progress: Progress | None,
-            stop: threading.Event | None, extractor: IsolatedExtractor) -> RunReport:
+            stop: threading.Event | None, extractor: ExtractorPool) -> RunReport:
     store.sync_outlets(settings.outlets, now)
     store.sync_sources(settings.sources)
     run_id = store.start_run(now)
@@ -59,32 +63,20 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     resolver = OutletResolver(settings.outlets)
     report.seeds_loaded = load_seeds(store, settings, resolver, now, run_id)
     due = [s.id for s in settings.sources] if force else store.due_sources(now)
+    serial = SerializedStore(store)  # sources are polled in threads: one store call at a time
     with Fetcher(http_limits(settings)) as fetcher:
-        ctx = _context(store, fetcher, resolver, settings, run_id, now)
+        ctx = _context(serial, fetcher, resolver, settings, run_id, now)
         ctx.extract = extractor
-        ctx.robots = RobotsGate(fetcher, store, now, float(settings.get("http", "feed_timeout")))
-        for i, source_id in enumerate(due):
-            if stop is not None and stop.is_set():
-                report.interrupted = True
-                break
-            if progress:
-                progress(source_id, i, len(due), None)
-                ctx.on_page = _page_progress(progress, source_id, i, len(due))
-            outcome = refresh_source(ctx, source_id)
-            report.outcomes.append(outcome)
-            if progress:
-                progress(source_id, i + 1, len(due), outcome)
+        ctx.extract_async = extractor.submit if extractor.size > 1 else None
+        ctx.robots = RobotsGate(fetcher, serial, now, float(settings.get("http", "feed_timeout")))
+        report.interrupted = poll_sources(ctx, due, int(settings.get("http", "concurrency")), report.outcomes,
+                                          progress, stop)
     unresolved.match_unresolved(store, now)  # aggregator items whose article turned up (issue 4)
     report.analysis = analyse(store, settings, now)
     report.finished_at = now
     store.finish_run(run_id, datetime.now(now.tzinfo), "interrupted" if report.interrupted else "done",
                      _counts(report))
     return report
-
-
-def _page_progress(progress: Progress, source_id: str, done: int, total: int) -> Callable[[str], None]:
-    pages = iter(range(1, 1 << 30))
-    return lambda url: progress(source_id, done, total, None, f"page {next(pages)}: {url}")
 
 
 def analyse(store: Store, settings: Settings, now: datetime) -> dict[str, int]:
@@ -112,7 +104,7 @@ def rescore(settings: Settings, now: datetime, *, story_id: str | None = None,
             store.close()
 
 
-def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings: Settings,
+def _context(store: Any, fetcher: Fetcher, resolver: OutletResolver, settings: Settings,
              run_id: int, now: datetime) -> RunContext:
     return RunContext(
         store=store, fetcher=fetcher, resolver=resolver, run_id=run_id, now=now,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+from contextlib import nullcontext
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -19,6 +21,7 @@ from pipeline.acquire.documents import (
 from pipeline.acquire.fetch import Fetcher, Validators
 from pipeline.acquire.robots_gate import RobotsGate
 from pipeline.content import fingerprint as fp
+from pipeline.content.claims import Claims
 from pipeline.content.extract import extract_article
 from pipeline.content.outlets import OutletMatch, OutletResolver
 from pipeline.errors import ExtractError, FetchError, SourceError
@@ -46,6 +49,13 @@ class RunContext:
     extract: Callable[[bytes, str], Article] = extract_article
     robots: RobotsGate | None = None  # None: robots.txt not consulted
     sitemap_since: datetime | None = None  # oldest sitemap date taken (documents.sitemap_since)
+    # Concurrency (issue 12): with ``extract_async``, a source's new pages are all fetched
+    # first, one after another, each handed to the extraction pool as it arrives; the
+    # entries are then taken in feed order exactly as before, from the results.
+    extract_async: Callable[[bytes, str], Future[Article]] | None = None
+    failed_page_sources: set[str] | None = None  # sources with pages to retry; None: ask per source
+    polls: Callable[[Batch], bool] | None = None  # takes a poll-only batch to write with others
+    claims: Claims | None = None  # set when sources are polled side by side
 
 
 @dataclass
@@ -61,11 +71,13 @@ class _SourceWork:
     failures: int = 0
     pages_fetched: int = 0
     state_extra: dict[str, Any] = field(default_factory=dict)  # saved with a good poll
+    ahead: dict[str, Future[Article]] = field(default_factory=dict)  # link_key -> page being read
 
 
-def refresh_source(ctx: RunContext, source_id: str) -> SourceOutcome:
-    state = ctx.store.source_state(source_id)
-    work = _SourceWork(source_id, known_entries=_known_entry_keys(ctx.store, source_id))
+def refresh_source(ctx: RunContext, source_id: str, state: dict[str, Any] | None = None) -> SourceOutcome:
+    """Poll one source; ``state`` is its row of ``sources`` when the caller read it already."""
+    state = ctx.store.source_state(source_id) if state is None else state
+    work = _SourceWork(source_id)
     try:
         result = _fetch_document(ctx, work, state)  # a page source: the feed found on it
     except SourceError as exc:
@@ -76,8 +88,12 @@ def refresh_source(ctx: RunContext, source_id: str) -> SourceOutcome:
         parsed = _parse_document(ctx, work, state, result)  # sitemap indexes: children too
     except SourceError as exc:
         return _failed(ctx, work, state, exc, result)
-    for entry in parsed.entries:
-        _take_entry(ctx, work, state, entry)
+    work.known_entries = _known_entry_keys(ctx.store, source_id)  # only a changed feed needs them
+    try:
+        _take_entries(ctx, work, state, parsed.entries)
+    finally:
+        if ctx.claims is not None:
+            ctx.claims.release_all(source_id)
     return _succeeded(ctx, work, state, result, parsed)
 
 
@@ -125,6 +141,34 @@ def _known_entry_keys(store: Store, source_id: str) -> set[str]:
 
 # -- entries -----------------------------------------------------------------------------
 
+def _take_entries(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entries: list[FeedEntry],
+                  take: Callable[..., None] | None = None) -> None:
+    """Each entry in feed order; those whose page another source is fetching right now
+    come last, after that source is done with it (and, most often, has stored it)."""
+    take = take or _take_entry
+    _read_ahead(ctx, work, entries)
+    later = []
+    for entry in entries:
+        if _held_elsewhere(ctx, work, entry) is not None:
+            later.append(entry)
+        else:
+            take(ctx, work, state, entry)
+    if ctx.claims is None:
+        return
+    ctx.claims.release_all(work.source_id)  # nobody waits on what this source won't use
+    for entry in later:
+        held = _held_elsewhere(ctx, work, entry)
+        if held is not None:
+            held.wait(timeout=2 * ctx.page_timeout)  # the holder's fetch and extraction
+        take(ctx, work, state, entry)
+
+
+def _held_elsewhere(ctx: RunContext, work: _SourceWork, entry: FeedEntry) -> Any:
+    if ctx.claims is None or not entry.url:
+        return None
+    return ctx.claims.held_by_other(fp.canonical_url(entry.url), work.source_id)
+
+
 def _take_entry(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry) -> None:
     if not entry.url:
         return
@@ -144,7 +188,9 @@ def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entr
                  link_key: str) -> str | None:
     if link_key in work.url_map:
         return work.url_map[link_key]
-    known = ctx.store.article_for_url(link_key)
+    if ctx.claims is not None and link_key in ctx.claims.ids:
+        return ctx.claims.ids[link_key]
+    known = _known(ctx, link_key)
     if known and not _should_retry(ctx, known):
         return known[0]
     if entry.unresolved:
@@ -152,12 +198,31 @@ def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entr
     if work.pages_fetched >= ctx.max_pages:
         return None  # left for the next run: no sighting, so the entry stays new
     work.pages_fetched += 1
+    if ctx.claims is not None:
+        ctx.claims.hold(link_key, work.source_id)
     return _fetch_article(ctx, work, state, entry, link_key)
+
+
+def _known(ctx: RunContext, link_key: str) -> tuple[str, str] | None:
+    """(article_id, status) a link led to: this run's failure by another source first
+    (not written yet), else the warehouse."""
+    if ctx.claims is not None and link_key in ctx.claims.failed:
+        return ctx.claims.failed[link_key][0], "failed"
+    return ctx.store.article_for_url(link_key)
 
 
 def _should_retry(ctx: RunContext, known: tuple[str, str]) -> bool:
     article_id, status = known
+    for failed_id, attempts, transient in (ctx.claims.failed.values() if ctx.claims else ()):
+        if failed_id == article_id:
+            return transient and attempts < MAX_PAGE_ATTEMPTS
     return status == "failed" and ctx.store.retryable(article_id, MAX_PAGE_ATTEMPTS)
+
+
+def _attempts(ctx: RunContext, link_key: str, article_id: str) -> int:
+    if ctx.claims is not None and link_key in ctx.claims.failed:
+        return ctx.claims.failed[link_key][1]
+    return ctx.store.article_attempts(article_id)
 
 
 def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
@@ -166,9 +231,8 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
     if ctx.robots is not None and not ctx.robots.allows(entry.url or ""):
         return _failed_article(ctx, work, state, entry, link_key, "robots: robots.txt disallows this page", False)
     try:
-        page = ctx.fetcher.get(entry.url or "", deadline=ctx.page_timeout,
-                               accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
-        article = ctx.extract(page.body, page.final_url)
+        ahead = work.ahead.pop(link_key, None)
+        article = ahead.result() if ahead is not None else ctx.extract(*_page(ctx, entry.url or ""))
     except FetchError as exc:
         return _failed_article(ctx, work, state, entry, link_key, f"{exc.kind}: {exc}", exc.transient)
     except ExtractError as exc:
@@ -177,17 +241,75 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
     return _stored_article(ctx, work, state, entry, link_key, article)
 
 
+def _page(ctx: RunContext, url: str) -> tuple[bytes, str]:
+    page = ctx.fetcher.get(url, deadline=ctx.page_timeout,
+                           accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
+    return page.body, page.final_url
+
+
+def _read_ahead(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) -> None:
+    """Fetch the pages the entries will ask for (same rules: known, unresolved, the page
+    cap, robots.txt), handing each to the extraction pool as it arrives. Fetches stay one
+    at a time; only extraction runs side by side. What ``_take_entry`` finds here it uses,
+    the rest it fetches itself, so the outcome is the same as without reading ahead."""
+    if ctx.extract_async is None:
+        return
+    for entry in entries:
+        if len(work.ahead) >= ctx.max_pages:
+            return
+        link_key = fp.canonical_url(entry.url) if entry.url else ""
+        if not link_key or entry.unresolved or link_key in work.ahead or not _wanted(ctx, link_key):
+            continue
+        if ctx.robots is not None and not ctx.robots.allows(entry.url or ""):
+            continue
+        if ctx.claims is not None and not ctx.claims.hold(link_key, work.source_id):
+            continue  # another source is fetching it
+        work.ahead[link_key] = _page_future(ctx, entry.url or "")
+
+
+def _wanted(ctx: RunContext, link_key: str) -> bool:
+    if ctx.claims is not None and link_key in ctx.claims.ids:
+        return False
+    known = _known(ctx, link_key)
+    return known is None or _should_retry(ctx, known)
+
+
+def _page_future(ctx: RunContext, url: str) -> Future[Article]:
+    assert ctx.extract_async is not None
+    try:
+        return ctx.extract_async(*_page(ctx, url))
+    except FetchError as exc:  # kept for _fetch_article, which records it in feed order
+        failed: Future[Article] = Future()
+        failed.set_exception(exc)
+        return failed
+
+
 def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
                     link_key: str, article: Article) -> str:
+    with ctx.claims.lock if ctx.claims is not None else nullcontext():
+        article_id, keys = _new_or_known(ctx, work, state, link_key, article)
+        if ctx.claims is not None:
+            ctx.claims.ids.update(dict.fromkeys(keys, article_id))
+    if ctx.claims is not None:
+        ctx.claims.release(link_key, work.source_id)
+    return article_id
+
+
+def _keys(link_key: str, article: Article) -> set[str]:
+    return {link_key, fp.canonical_url(article.url), article.canonical_url}
+
+
+def _new_or_known(ctx: RunContext, work: _SourceWork, state: dict[str, Any], link_key: str,
+                  article: Article) -> tuple[str, set[str]]:
     article, declared = _own_identity(ctx, article)
-    keys = {link_key, fp.canonical_url(article.url), article.canonical_url}
-    existing = _existing_id(ctx, work, keys - {link_key})
+    keys = _keys(link_key, article)
+    existing = (ctx.claims.first(keys) if ctx.claims else None) or _existing_id(ctx, work, keys - {link_key})
     if existing:  # the same page reached by another link: one article, another sighting
         _remember_urls(work, keys, existing)
-        return existing
+        return existing, keys
     # A page that failed before keeps the id its failure got; otherwise the id follows
     # from the canonical URL.
-    prior = ctx.store.article_for_url(link_key)
+    prior = _known(ctx, link_key)
     article_id = prior[0] if prior else article_id_for(article.canonical_url)
     if prior:  # scored on its feed snippet until now: the page text decides from here
         work.batch.rescore.append(article_id)
@@ -199,7 +321,7 @@ def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     work.batch.fingerprints.append((article_id, list(print_.minhash), list(print_.bands)))
     _remember_urls(work, keys, article_id)
     work.new_articles += 1
-    return article_id
+    return article_id, keys
 
 
 def _own_identity(ctx: RunContext, article: Article) -> tuple[Article, str | None]:
@@ -246,9 +368,9 @@ def _article_row(ctx: RunContext, article_id: str, article: Article, outlet: Out
 
 def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
                     link_key: str, reason: str, transient: bool) -> str:
-    known = ctx.store.article_for_url(link_key)
+    known = _known(ctx, link_key)
     article_id = known[0] if known else article_id_for(link_key)
-    attempts = (ctx.store.article_attempts(article_id) if known else 0) + 1
+    attempts = (_attempts(ctx, link_key, article_id) if known else 0) + 1
     outlet = _outlet(ctx, work, state, entry.url, entry.publisher_name)  # the aggregator's claim
     work.batch.articles.append({
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
@@ -259,6 +381,9 @@ def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     })
     _remember_urls(work, {link_key}, article_id)
     work.failures += 1
+    if ctx.claims is not None:
+        ctx.claims.failed[link_key] = (article_id, attempts, transient)
+        ctx.claims.release(link_key, work.source_id)
     return article_id
 
 
@@ -308,7 +433,7 @@ def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result
     work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, 0))
     work.batch.source_state = {**_ok_state(ctx, state, result, full=not result.not_modified),
                                **work.state_extra}
-    ctx.store.save_batch(work.batch)
+    _save(ctx, work.batch)
     return SourceOutcome(work.source_id, True, not_modified=True, new_articles=work.new_articles,
                          extraction_failures=work.failures)
 
@@ -316,12 +441,20 @@ def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result
 def _retry_failed_pages(ctx: RunContext, work: _SourceWork, state: dict[str, Any]) -> None:
     """An unchanged feed lists no new entries, but its pages that failed for a passing
     reason (timeout, 5xx) are still owed a fetch: they get one, up to MAX_PAGE_ATTEMPTS."""
-    for key, url, title, published, snippet in ctx.store.failed_pages_of(work.source_id, MAX_PAGE_ATTEMPTS):
-        if work.pages_fetched >= ctx.max_pages:
-            return
-        work.pages_fetched += 1
-        entry = FeedEntry(key=key, url=url, title=title, published=published, summary=snippet)
-        _fetch_article(ctx, work, state, entry, fp.canonical_url(url))
+    if ctx.failed_page_sources is not None and work.source_id not in ctx.failed_page_sources:
+        return
+    entries = [FeedEntry(key=key, url=url, title=title, published=published, summary=snippet)
+               for key, url, title, published, snippet in ctx.store.failed_pages_of(work.source_id,
+                                                                                    MAX_PAGE_ATTEMPTS)]
+    try:  # the same checks as a new entry (another source may have retried it this run)
+        _take_entries(ctx, work, state, entries, _retry_page)
+    finally:
+        if ctx.claims is not None:
+            ctx.claims.release_all(work.source_id)
+
+
+def _retry_page(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry) -> None:
+    _article_for(ctx, work, state, entry, fp.canonical_url(entry.url or ""))
 
 
 def _failed(ctx: RunContext, work: _SourceWork, state: dict[str, Any], exc: SourceError,
@@ -336,8 +469,15 @@ def _failed(ctx: RunContext, work: _SourceWork, state: dict[str, Any], exc: Sour
     }
     if state.get("kind") == "page":  # forget its feed: the next poll reads the page again
         work.batch.source_state["discovered_url"] = None
-    ctx.store.save_batch(work.batch)
+    _save(ctx, work.batch)
     return SourceOutcome(work.source_id, False, error_kind=exc.kind, error=str(exc))
+
+
+def _save(ctx: RunContext, batch: Batch) -> None:
+    """A batch of poll records only goes to ``ctx.polls`` when one is set (written with
+    others, set-based); anything else is written now, in its own transaction."""
+    if ctx.polls is None or not ctx.polls(batch):
+        ctx.store.save_batch(batch)
 
 
 def _backoff(ctx: RunContext, failures: int, retry_after: float | None) -> timedelta:

@@ -6,6 +6,7 @@ pass through the gate. The rules themselves are read in ``robots`` (pure).
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -21,12 +22,18 @@ class RobotsGate:
     def __init__(self, fetcher: Fetcher, store: Store, now: datetime, timeout: float) -> None:
         self._fetcher, self._store, self._now, self._timeout = fetcher, store, now, timeout
         self._known: dict[str, robots.Robots] = {}
+        self._guard = threading.Lock()
+        self._origin_locks: dict[str, threading.Lock] = {}
 
     def allows(self, url: str) -> bool:
+        """Thread-safe: sources polled at once that share an origin fetch its robots.txt once."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
-        if origin not in self._known:
-            self._known[origin] = self._rules(origin)
+        with self._guard:
+            lock = self._origin_locks.setdefault(origin, threading.Lock())
+        with lock:
+            if origin not in self._known:
+                self._known[origin] = self._rules(origin)
         return self._known[origin].allowed(url)
 
     def _rules(self, origin: str) -> robots.Robots:
