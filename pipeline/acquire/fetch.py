@@ -20,6 +20,7 @@ What every request gets:
 from __future__ import annotations
 
 import email.utils
+import functools
 import ipaddress
 import socket
 import ssl
@@ -70,12 +71,18 @@ def _transport(backend: httpcore.NetworkBackend, connections: int) -> httpx.HTTP
     """httpx's transport over our network backend. httpx has no parameter for the
     backend, so its connection pool is rebuilt with the same settings plus the backend.
     Idle connections are kept a minute so the next poll of a host reuses its connection."""
-    transport = httpx.HTTPTransport(trust_env=False, http2=False)
+    transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False, http2=False)
     transport._pool = httpcore.ConnectionPool(  # noqa: SLF001 (see the docstring)
-        ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=connections,
+        ssl_context=_ssl_context(), max_connections=connections,
         max_keepalive_connections=connections, keepalive_expiry=60.0, http1=True, http2=False,
         network_backend=backend)
     return transport
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """Loading the CA bundle costs a third of a second: once per process, not per run."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 class Fetcher:
@@ -169,6 +176,7 @@ class Fetcher:
                 raise FetchError(original, f"redirect {resp.status_code} without Location", kind="redirects")
             return urljoin(url, location.strip())
         if resp.status_code == 304:
+            resp.read()  # a 304 has no body (RFC 9110 15.4.5); read to its end, the connection is reused
             return _result(url, resp, b"")
         if resp.status_code >= 400:
             raise FetchError(original, f"HTTP {resp.status_code} {resp.reason_phrase}".strip(), kind="http",
