@@ -6,12 +6,16 @@ polls/s of that second run, whole (configuration sync, store, analysis included)
 polls alone, the same conditional GETs made plainly on one keep-alive httpx client, the
 ratio, and the peak memory of the process that ran newswatch.
 
-    python bench/bench_polls.py [N] [--concurrency C]      # default 1000
+    python bench/bench_polls.py [N] [--hosts H] [--concurrency C]      # default 1000, 1 host
+
+With one host, every poll waits its turn (one request at a time per host), as the plain
+loop's do; with several, newswatch polls hosts side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import multiprocessing as mp
 import resource
@@ -31,9 +35,10 @@ from newsroom import Newsroom  # noqa: E402
 NOW = datetime(2026, 6, 20, tzinfo=timezone.utc)
 
 
-def publish(room: Newsroom, n: int) -> list[str]:
+def publish(rooms: list[Newsroom], n: int) -> list[str]:
     urls = []
     for i in range(n):
+        room = rooms[i % len(rooms)]
         path = f"/feeds/{i:05d}.xml"
         body = (f"<?xml version='1.0'?><rss version='2.0'><channel><title>Feed {i}</title>"
                 f"<link>{room.url('/')}</link></channel></rss>")
@@ -78,11 +83,14 @@ def plain(urls: list[str]) -> tuple[float, int]:
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("n", nargs="?", type=int, default=1000)
+    args.add_argument("--hosts", type=int, default=1, help="loopback servers the feeds are spread over")
     args.add_argument("--concurrency", type=int, default=None, help="http.concurrency (default: its default)")
     opts = args.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    with Newsroom() as room:
-        urls = publish(room, opts.n)
+    with contextlib.ExitStack() as stack:
+        rooms = [stack.enter_context(Newsroom()) for _ in range(opts.hosts)]
+        room = rooms[0]
+        urls = publish(rooms, opts.n)
         config = room.write_config(tmp / "config", tmp / "newswatch.duckdb",
                                    http={} if opts.concurrency is None else {"concurrency": opts.concurrency})
         (config / "sources.toml").write_text("".join(
@@ -95,7 +103,7 @@ def main() -> None:
         proc.join()
         plain_wall, plain_304 = plain(urls)
     n = ours["sources"]
-    print(f"feeds        {opts.n}; second run: {ours['unchanged']} of {n} unchanged")
+    print(f"feeds        {opts.n} on {opts.hosts} host(s); second run: {ours['unchanged']} of {n} unchanged")
     print(f"newswatch    {ours['wall']:6.2f} s  {n / ours['wall']:6.0f} polls/s for the whole run "
           f"({n / ours['polls']:.0f} polls/s in the polling phase, {ours['polls']:.2f} s)")
     print(f"plain        {plain_wall:6.2f} s  {plain_304 / plain_wall:6.0f} polls/s (conditional GETs, "

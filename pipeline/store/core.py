@@ -301,7 +301,7 @@ class Core:
         unchanged feed, a failed one), in one transaction of set-based statements."""
         with self.transaction():
             if fetch_log:
-                self._insert("INSERT INTO fetch_log VALUES", fetch_log)
+                self._insert_columns("fetch_log", fetch_log)
             groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for state in states:
                 groups.setdefault(tuple(state), []).append(state)
@@ -315,10 +315,17 @@ class Core:
         self.con.execute(f"UPDATE sources SET {sets} FROM (SELECT {picks}) v WHERE sources.source_id = v.source_id",
                          [[r[c] for r in rows] for c in cols])
 
+    def _insert_columns(self, table: str, rows: list[tuple]) -> None:
+        """All rows in one statement of one array per column: binding a parameter per
+        value costs DuckDB ~0.3 ms a row; a few arrays cost next to nothing."""
+        types = self._column_types(table)
+        picks = ", ".join(f"unnest(?::{t}[])" for t in types.values())
+        self.con.execute(f"INSERT INTO {table} SELECT {picks}", [list(col) for col in zip(*rows)])
+
     def _column_types(self, table: str) -> dict[str, str]:
         if table not in self._types:
             _, rows = self.query("SELECT column_name, data_type FROM information_schema.columns "
-                                 "WHERE table_name = ?", [table])
+                                 "WHERE table_name = ? ORDER BY ordinal_position", [table])
             self._types[table] = {r[0]: r[1] for r in rows}
         return self._types[table]
 
