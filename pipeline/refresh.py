@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import random
 from contextlib import nullcontext
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from pipeline.store import Batch, Store, article_id_for
 
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
 MAX_PAGE_ATTEMPTS = 3
+READ_AHEAD = 16  # entries whose pages are fetched and in the extraction pool ahead of the one taken
 _TRANSIENT_EXTRACTION = ("timeout", "crashed")  # the extractor's limits, not the page's content
 
 
@@ -146,9 +148,10 @@ def _take_entries(ctx: RunContext, work: _SourceWork, state: dict[str, Any], ent
     """Each entry in feed order; those whose page another source is fetching right now
     come last, after that source is done with it (and, most often, has stored it)."""
     take = take or _take_entry
-    _read_ahead(ctx, work, entries)
+    plan = _plan_ahead(ctx, work, entries)
     later = []
-    for entry in entries:
+    for index, entry in enumerate(entries):
+        _read_ahead(ctx, work, plan, index + READ_AHEAD)
         if _held_elsewhere(ctx, work, entry) is not None:
             later.append(entry)
         else:
@@ -247,24 +250,37 @@ def _page(ctx: RunContext, url: str) -> tuple[bytes, str]:
     return page.body, page.final_url
 
 
-def _read_ahead(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) -> None:
-    """Fetch the pages the entries will ask for (same rules: known, unresolved, the page
-    cap, robots.txt), handing each to the extraction pool as it arrives. Fetches stay one
-    at a time; only extraction runs side by side. What ``_take_entry`` finds here it uses,
-    the rest it fetches itself, so the outcome is the same as without reading ahead."""
+def _plan_ahead(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) -> deque[tuple[int, str, str]]:
+    """(entry index, link key, url) of the pages the entries will ask for, by the same
+    rules (known, unresolved, the page cap, robots.txt); held for this source."""
+    plan: deque[tuple[int, str, str]] = deque()
     if ctx.extract_async is None:
-        return
-    for entry in entries:
-        if len(work.ahead) >= ctx.max_pages:
-            return
+        return plan
+    keys: set[str] = set()
+    for index, entry in enumerate(entries):
         link_key = fp.canonical_url(entry.url) if entry.url else ""
-        if not link_key or entry.unresolved or link_key in work.ahead or not _wanted(ctx, link_key):
+        if len(keys) >= ctx.max_pages:
+            break
+        if not link_key or entry.unresolved or link_key in keys or not _wanted(ctx, link_key):
             continue
         if ctx.robots is not None and not ctx.robots.allows(entry.url or ""):
             continue
         if ctx.claims is not None and not ctx.claims.hold(link_key, work.source_id):
             continue  # another source is fetching it
-        work.ahead[link_key] = _page_future(ctx, entry.url or "")
+        keys.add(link_key)
+        plan.append((index, link_key, entry.url or ""))
+    return plan
+
+
+def _read_ahead(ctx: RunContext, work: _SourceWork, plan: deque[tuple[int, str, str]], upto: int) -> None:
+    """Fetch the planned pages of the entries up to ``upto``, one at a time, handing each
+    to the extraction pool as it arrives: the pool works on the next pages while this
+    thread takes the entries, and at most READ_AHEAD pages wait in memory. What
+    ``_take_entry`` finds here it uses, the rest it fetches itself, so the outcome is the
+    same as without reading ahead."""
+    while plan and plan[0][0] <= upto:
+        _, link_key, url = plan.popleft()
+        work.ahead[link_key] = _page_future(ctx, url)
 
 
 def _wanted(ctx: RunContext, link_key: str) -> bool:
