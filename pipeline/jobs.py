@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -14,8 +15,11 @@ from pipeline.config import Settings, reference_dir
 from pipeline.config.references import Seed, read_reference_set
 from pipeline.content import dedup
 from pipeline.content import fingerprint as fp
+from pipeline.content.archive import PageArchive
+from pipeline.content.reextract import ReextractReport
+from pipeline.content.reextract import reextract as redo_pages
 from pipeline.content.outlets import OutletResolver
-from pipeline.content.worker import ExtractorPool
+from pipeline.content.worker import ExtractorPool, IsolatedExtractor
 from pipeline.models import RunReport
 from pipeline.polling import SerializedStore, poll_sources
 from pipeline.refresh import RunContext
@@ -64,9 +68,9 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     report.seeds_loaded = load_seeds(store, settings, resolver, now, run_id)
     due = [s.id for s in settings.sources] if force else store.due_sources(now)
     serial = SerializedStore(store)  # sources are polled in threads: one store call at a time
-    with Fetcher(http_limits(settings)) as fetcher:
+    with Fetcher(http_limits(settings)) as fetcher, PageArchive(archive_dir(settings)) as archive:
         ctx = _context(serial, fetcher, resolver, settings, run_id, now)
-        ctx.extract = extractor
+        ctx.extract, ctx.archive = extractor, archive
         ctx.extract_async = extractor.submit if extractor.size > 1 else None
         ctx.robots = RobotsGate(fetcher, serial, now, float(settings.get("http", "feed_timeout")))
         report.interrupted = poll_sources(ctx, due, int(settings.get("http", "concurrency")), report.outcomes,
@@ -79,11 +83,18 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     return report
 
 
-def analyse(store: Store, settings: Settings, now: datetime) -> dict[str, int]:
+def archive_dir(settings: Settings) -> Path:
+    """The page archive's folder: ``archive/`` beside the warehouse file."""
+    return settings.warehouse_path.parent / "archive"
+
+
+def analyse(store: Store, settings: Settings, now: datetime, *, all_clusters: bool = False) -> dict[str, int]:
     """What follows the facts: near-duplicate links, clusters, story scores. Each step
-    only handles what is still pending, so a crashed run's leftovers are done next time."""
+    only handles what is still pending, so a crashed run's leftovers are done next time.
+    Clusters are recomputed for the articles checked since the last time, or all of them
+    (``all_clusters``); "clusters" counts the multi-member clusters written."""
     links = dedup.link_pending(store, now)
-    clusters = dedup.recluster(store)
+    clusters = dedup.recluster(store, full=all_clusters)
     scored = scoring.score_pending(store, settings, now)
     return {"dup_links": links, "clusters": clusters, "scored": scored}
 
@@ -99,9 +110,22 @@ def rescore(settings: Settings, now: datetime, *, story_id: str | None = None,
             store.clear_scores(story_id)
             if redo_duplicates:
                 store.reset_dedup()
-            return analyse(store, settings, now)
+            return analyse(store, settings, now, all_clusters=redo_duplicates)
         finally:
             store.close()
+
+
+def reextract(settings: Settings, now: datetime, *, since: datetime | None = None,
+              source_id: str | None = None) -> tuple[ReextractReport, dict[str, int]]:
+    """Archived pages through the current extractor, then the analysis; nothing fetched."""
+    with writer_lock(settings.warehouse_path):
+        with IsolatedExtractor(timeout=float(settings.get("http", "page_timeout"))) as extractor:
+            store = open_writer(settings.warehouse_path)
+            try:
+                report = redo_pages(store, extractor, archive_dir(settings), now, since, source_id)
+                return report, analyse(store, settings, now)
+            finally:
+                store.close()
 
 
 def _context(store: Any, fetcher: Fetcher, resolver: OutletResolver, settings: Settings,
@@ -113,6 +137,7 @@ def _context(store: Any, fetcher: Fetcher, resolver: OutletResolver, settings: S
         max_pages=int(settings.get("http", "max_pages_per_source")),
         min_poll=timedelta(minutes=int(settings.get("schedule", "min_poll_minutes"))),
         max_backoff=timedelta(hours=float(settings.get("schedule", "max_backoff_hours"))),
+        max_poll=timedelta(minutes=int(settings.get("schedule", "max_poll_minutes"))),
         sitemap_since=documents.sitemap_since(settings.stories, now),
     )
 

@@ -62,6 +62,10 @@ class FetchResult:
     last_modified: str | None
     elapsed_ms: int
     redirects: int = 0
+    # The final hop's response and request headers, as sent (for the page archive).
+    headers: tuple[tuple[str, str], ...] = ()
+    request_headers: tuple[tuple[str, str], ...] = ()
+    http_version: str = "HTTP/1.1"
 
     @property
     def not_modified(self) -> bool:
@@ -81,6 +85,11 @@ class Article:
     language: str | None
     text: str
     description: str | None = None
+    published_source: str | None = None  # "page", "jsonld", "feed", "url" (content.dates)
+    date_guess: datetime | None = None  # a date guessed from the text: never ``published``
+    encoding: str | None = None  # the codec the page was decoded with (content.decode)
+    encoding_source: str | None = None  # how it was chosen: "bom", "http", "meta", "detected"...
+    notes: tuple[str, ...] = ()  # facts dropped on the way (dates outside the sane range)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,15 @@ from pipeline.acquire.documents import (
     fetch_document,
     read_document,
 )
+from pipeline.acquire import schedule
 from pipeline.acquire.fetch import Fetcher, Validators
 from pipeline.acquire.robots_gate import RobotsGate
 from pipeline.content import fingerprint as fp
+from pipeline.content.archive import ArchiveRef, PageArchive
 from pipeline.content.claims import Claims
-from pipeline.content.extract import extract_article
+from pipeline.content.dates import in_range
+from pipeline.content.extract import extract_page, provenance_columns
+from pipeline.content.reextract import TRANSIENT  # the extractor's limits, not the page's content
 from pipeline.content.outlets import OutletMatch, OutletResolver
 from pipeline.errors import ExtractError, FetchError, SourceError
 from pipeline.models import Article, FeedEntry, FetchResult, ParsedFeed, SourceOutcome
@@ -32,7 +36,6 @@ from pipeline.store import Batch, Store, article_id_for
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
 MAX_PAGE_ATTEMPTS = 3
 READ_AHEAD = 16  # entries whose pages are fetched and in the extraction pool ahead of the one taken
-_TRANSIENT_EXTRACTION = ("timeout", "crashed")  # the extractor's limits, not the page's content
 
 
 @dataclass
@@ -47,14 +50,17 @@ class RunContext:
     max_pages: int
     min_poll: timedelta
     max_backoff: timedelta
+    max_poll: timedelta | None = None  # None: every source at min_poll (no adaptive interval)
     on_page: Callable[[str], None] = lambda url: None
-    extract: Callable[[bytes, str], Article] = extract_article
+    # extract(body, url, headers, feed_date, feed_title): content.extract.extract_page's shape
+    extract: Callable[..., Article] = extract_page
+    archive: PageArchive | None = None  # None: fetched pages are not archived
     robots: RobotsGate | None = None  # None: robots.txt not consulted
     sitemap_since: datetime | None = None  # oldest sitemap date taken (documents.sitemap_since)
     # Concurrency (issue 12): with ``extract_async``, a source's new pages are all fetched
     # first, one after another, each handed to the extraction pool as it arrives; the
     # entries are then taken in feed order exactly as before, from the results.
-    extract_async: Callable[[bytes, str], Future[Article]] | None = None
+    extract_async: Callable[..., Future[Article]] | None = None  # extract's shape, as a Future
     failed_page_sources: set[str] | None = None  # sources with pages to retry; None: ask per source
     polls: Callable[[Batch], bool] | None = None  # takes a poll-only batch to write with others
     claims: Claims | None = None  # set when sources are polled side by side
@@ -73,7 +79,8 @@ class _SourceWork:
     failures: int = 0
     pages_fetched: int = 0
     state_extra: dict[str, Any] = field(default_factory=dict)  # saved with a good poll
-    ahead: dict[str, Future[Article]] = field(default_factory=dict)  # link_key -> page being read
+    warnings: list[str] = field(default_factory=list)  # e.g. feed dates out of the sane range
+    ahead: dict[str, _Ahead] = field(default_factory=dict)  # link_key -> page read ahead
 
 
 def refresh_source(ctx: RunContext, source_id: str, state: dict[str, Any] | None = None) -> SourceOutcome:
@@ -175,6 +182,7 @@ def _held_elsewhere(ctx: RunContext, work: _SourceWork, entry: FeedEntry) -> Any
 def _take_entry(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry) -> None:
     if not entry.url:
         return
+    entry = _sane_date(ctx, work, entry)
     link_key = fp.canonical_url(entry.url)
     article_id = _article_for(ctx, work, state, entry, link_key)
     if article_id is None:
@@ -185,6 +193,15 @@ def _take_entry(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry
     work.batch.sightings.append((work.source_id, entry.key, article_id, entry.url, entry.title,
                                  entry.published, entry.publisher_name, entry.publisher_url,
                                  ctx.now, ctx.now, ctx.run_id))
+
+
+def _sane_date(ctx: RunContext, work: _SourceWork, entry: FeedEntry) -> FeedEntry:
+    """A feed date before 1990 or past tomorrow is dropped (with a warning), never stored."""
+    notes: list[str] = []
+    if entry.published is None or in_range(entry.published, ctx.now, "feed date", notes):
+        return entry
+    work.warnings += [f"{entry.url}: {n}" for n in notes]
+    return replace(entry, published=None)
 
 
 def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
@@ -234,26 +251,51 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
     if ctx.robots is not None and not ctx.robots.allows(entry.url or ""):
         return _failed_article(ctx, work, state, entry, link_key, "robots: robots.txt disallows this page", False)
     try:
-        ahead = work.ahead.pop(link_key, None)
-        article = ahead.result() if ahead is not None else ctx.extract(*_page(ctx, entry.url or ""))
+        ref, extraction = _page_for(ctx, work, entry, link_key)
     except FetchError as exc:
         return _failed_article(ctx, work, state, entry, link_key, f"{exc.kind}: {exc}", exc.transient)
+    try:
+        article = extraction()
     except ExtractError as exc:
         return _failed_article(ctx, work, state, entry, link_key, f"extract/{exc.reason}: {exc}",
-                               exc.reason in _TRANSIENT_EXTRACTION)
-    return _stored_article(ctx, work, state, entry, link_key, article)
+                               exc.reason in TRANSIENT, ref)
+    return _stored_article(ctx, work, state, entry, link_key, article, ref)
 
 
-def _page(ctx: RunContext, url: str) -> tuple[bytes, str]:
-    page = ctx.fetcher.get(url, deadline=ctx.page_timeout,
+@dataclass(frozen=True)
+class _Ahead:
+    """A page read ahead: its archive record and its extraction under way, or why the
+    fetch failed (recorded when its entry's turn comes, in feed order)."""
+
+    ref: ArchiveRef | None = None
+    article: Future[Article] | None = None
+    error: FetchError | None = None
+
+
+def _page_for(ctx: RunContext, work: _SourceWork, entry: FeedEntry,
+              link_key: str) -> tuple[ArchiveRef | None, Callable[[], Article]]:
+    """The page's archive record and how to get its article: from the read-ahead, or
+    fetched now and extracted when called."""
+    ahead = work.ahead.pop(link_key, None)
+    if ahead is not None:
+        if ahead.error is not None:
+            raise ahead.error
+        assert ahead.article is not None
+        return ahead.ref, ahead.article.result
+    page, ref = _page(ctx, entry)
+    return ref, lambda: ctx.extract(page.body, page.final_url, dict(page.headers), entry.published, entry.title)
+
+
+def _page(ctx: RunContext, entry: FeedEntry) -> tuple[FetchResult, ArchiveRef | None]:
+    page = ctx.fetcher.get(entry.url or "", deadline=ctx.page_timeout,
                            accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
-    return page.body, page.final_url
+    return page, ctx.archive.write(page) if ctx.archive is not None else None
 
 
-def _plan_ahead(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) -> deque[tuple[int, str, str]]:
-    """(entry index, link key, url) of the pages the entries will ask for, by the same
+def _plan_ahead(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) -> deque[tuple[int, str, FeedEntry]]:
+    """(entry index, link key, entry) of the pages the entries will ask for, by the same
     rules (known, unresolved, the page cap, robots.txt); held for this source."""
-    plan: deque[tuple[int, str, str]] = deque()
+    plan: deque[tuple[int, str, FeedEntry]] = deque()
     if ctx.extract_async is None:
         return plan
     keys: set[str] = set()
@@ -268,19 +310,19 @@ def _plan_ahead(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) ->
         if ctx.claims is not None and not ctx.claims.hold(link_key, work.source_id):
             continue  # another source is fetching it
         keys.add(link_key)
-        plan.append((index, link_key, entry.url or ""))
+        plan.append((index, link_key, entry))
     return plan
 
 
-def _read_ahead(ctx: RunContext, work: _SourceWork, plan: deque[tuple[int, str, str]], upto: int) -> None:
+def _read_ahead(ctx: RunContext, work: _SourceWork, plan: deque[tuple[int, str, FeedEntry]], upto: int) -> None:
     """Fetch the planned pages of the entries up to ``upto``, one at a time, handing each
     to the extraction pool as it arrives: the pool works on the next pages while this
     thread takes the entries, and at most READ_AHEAD pages wait in memory. What
     ``_take_entry`` finds here it uses, the rest it fetches itself, so the outcome is the
     same as without reading ahead."""
     while plan and plan[0][0] <= upto:
-        _, link_key, url = plan.popleft()
-        work.ahead[link_key] = _page_future(ctx, url)
+        _, link_key, entry = plan.popleft()
+        work.ahead[link_key] = _read_page(ctx, entry)
 
 
 def _wanted(ctx: RunContext, link_key: str) -> bool:
@@ -290,20 +332,20 @@ def _wanted(ctx: RunContext, link_key: str) -> bool:
     return known is None or _should_retry(ctx, known)
 
 
-def _page_future(ctx: RunContext, url: str) -> Future[Article]:
+def _read_page(ctx: RunContext, entry: FeedEntry) -> _Ahead:
     assert ctx.extract_async is not None
     try:
-        return ctx.extract_async(*_page(ctx, url))
-    except FetchError as exc:  # kept for _fetch_article, which records it in feed order
-        failed: Future[Article] = Future()
-        failed.set_exception(exc)
-        return failed
+        page, ref = _page(ctx, entry)
+    except FetchError as exc:
+        return _Ahead(error=exc)
+    return _Ahead(ref, ctx.extract_async(page.body, page.final_url, dict(page.headers), entry.published,
+                                         entry.title))
 
 
 def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
-                    link_key: str, article: Article) -> str:
+                    link_key: str, article: Article, ref: ArchiveRef | None = None) -> str:
     with ctx.claims.lock if ctx.claims is not None else nullcontext():
-        article_id, keys = _new_or_known(ctx, work, state, link_key, article)
+        article_id, keys = _new_or_known(ctx, work, state, link_key, article, ref)
         if ctx.claims is not None:
             ctx.claims.ids.update(dict.fromkeys(keys, article_id))
     if ctx.claims is not None:
@@ -316,7 +358,7 @@ def _keys(link_key: str, article: Article) -> set[str]:
 
 
 def _new_or_known(ctx: RunContext, work: _SourceWork, state: dict[str, Any], link_key: str,
-                  article: Article) -> tuple[str, set[str]]:
+                  article: Article, ref: ArchiveRef | None) -> tuple[str, set[str]]:
     article, declared = _own_identity(ctx, article)
     keys = _keys(link_key, article)
     existing = (ctx.claims.first(keys) if ctx.claims else None) or _existing_id(ctx, work, keys - {link_key})
@@ -333,6 +375,7 @@ def _new_or_known(ctx: RunContext, work: _SourceWork, state: dict[str, Any], lin
     print_ = fp.fingerprint(article.text)
     row = _article_row(ctx, article_id, article, outlet, print_)
     row["declared_canonical"] = declared
+    row.update(archive_columns(ref))
     work.batch.articles.append(row)
     work.batch.fingerprints.append((article_id, list(print_.minhash), list(print_.bands)))
     _remember_urls(work, keys, article_id)
@@ -379,11 +422,16 @@ def _article_row(ctx: RunContext, article_id: str, article: Article, outlet: Out
         "language": article.language, "description": article.description, "body": article.text,
         "content_hash": print_.content_hash, "word_count": print_.word_count,
         "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
+        **provenance_columns(article),
     }
 
 
+def archive_columns(ref: ArchiveRef | None) -> dict[str, Any]:
+    return {"warc_file": ref.file, "warc_offset": ref.offset} if ref else {}
+
+
 def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
-                    link_key: str, reason: str, transient: bool) -> str:
+                    link_key: str, reason: str, transient: bool, ref: ArchiveRef | None = None) -> str:
     known = _known(ctx, link_key)
     article_id = known[0] if known else article_id_for(link_key)
     attempts = (_attempts(ctx, link_key, article_id) if known else 0) + 1
@@ -392,8 +440,9 @@ def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "failed", "fail_reason": reason[:500],
         "fail_transient": transient, "attempts": attempts, "title": entry.title, "published_at": entry.published,
+        "published_source": "feed" if entry.published else None,
         "description": entry.summary,  # the feed's snippet: what scoring can read without the page
-        "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
+        "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id, **archive_columns(ref),
     })
     _remember_urls(work, {link_key}, article_id)
     work.failures += 1
@@ -414,6 +463,7 @@ def _unresolved_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
         "outlet_id": outlet.outlet_id if outlet else None, "status": "unresolved", "fail_reason": None,
         "attempts": 0, "title": entry.title, "published_at": entry.published,
+        "published_source": "feed" if entry.published else None,
         "description": entry.summary,  # the aggregator's snippet: what scoring can read
         "first_seen_at": ctx.now, "updated_at": ctx.now, "run_id": ctx.run_id,
     })
@@ -436,12 +486,14 @@ def _outlet(ctx: RunContext, work: _SourceWork, state: dict[str, Any], url: str 
 def _succeeded(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult,
                parsed: ParsedFeed) -> SourceOutcome:
     work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, len(parsed.entries)))
-    work.batch.source_state = {**_ok_state(ctx, state, result, full=True), **work.state_extra}
+    work.batch.source_state = {**_ok_state(ctx, state, result, full=True,
+                                           listed=(len(parsed.entries), work.new_sightings)),
+                               **work.state_extra}
     ctx.store.save_batch(work.batch)
     return SourceOutcome(work.source_id, True, entries_seen=len(parsed.entries),
                          new_sightings=work.new_sightings, new_articles=work.new_articles,
                          extraction_failures=work.failures,
-                         error="; ".join(parsed.warnings)[:500] or None)
+                         error="; ".join([*parsed.warnings, *work.warnings])[:500] or None)
 
 
 def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult) -> SourceOutcome:
@@ -505,10 +557,14 @@ def _backoff(ctx: RunContext, failures: int, retry_after: float | None) -> timed
     return delay
 
 
-def _ok_state(ctx: RunContext, state: dict[str, Any], result: FetchResult, *, full: bool) -> dict[str, Any]:
+def _ok_state(ctx: RunContext, state: dict[str, Any], result: FetchResult, *, full: bool,
+              listed: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    """Poll state after a success; ``listed``: (entries listed, new ones) for the interval."""
+    interval = _poll_interval(ctx, state, *listed)
     new = {
         "source_id": state["source_id"], "last_attempt_at": ctx.now, "last_success_at": ctx.now,
-        "consecutive_failures": 0, "next_check_at": ctx.now + ctx.min_poll,
+        "consecutive_failures": 0, "next_check_at": schedule.next_poll(ctx.now, interval),
+        "poll_interval_s": interval,
         "etag": result.etag or state.get("etag"),
         "last_modified": result.last_modified or state.get("last_modified"),
     }
@@ -517,6 +573,13 @@ def _ok_state(ctx: RunContext, state: dict[str, Any], result: FetchResult, *, fu
     if full or state.get("last_unconditional_at") is None:
         new["last_unconditional_at"] = ctx.now
     return new
+
+
+def _poll_interval(ctx: RunContext, state: dict[str, Any], entries: int, new: int) -> float:
+    """The source's next interval (``acquire.schedule``), fixed at min_poll without a maximum."""
+    limits = schedule.PollLimits(ctx.min_poll.total_seconds(),
+                                 (ctx.max_poll or ctx.min_poll).total_seconds())
+    return schedule.next_interval(state.get("poll_interval_s"), entries, new, limits)
 
 
 def _log_row(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result: FetchResult | None,

@@ -30,7 +30,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -316,14 +316,15 @@ def _decoder(encoding: str, url: str) -> _Decoder:
 def _result(url: str, resp: httpx.Response, body: bytes) -> FetchResult:
     return FetchResult(url=url, final_url=url, status=resp.status_code, body=body,
                        content_type=resp.headers.get("content-type"), etag=resp.headers.get("etag"),
-                       last_modified=resp.headers.get("last-modified"), elapsed_ms=0)
+                       last_modified=resp.headers.get("last-modified"), elapsed_ms=0,
+                       headers=tuple(resp.headers.multi_items()),
+                       request_headers=tuple(resp.request.headers.multi_items()),
+                       http_version=resp.http_version or "HTTP/1.1")
 
 
 def _with_meta(result: FetchResult, original: str, hops: int, started: float) -> FetchResult:
-    return FetchResult(url=original, final_url=result.url, status=result.status, body=result.body,
-                       content_type=result.content_type, etag=result.etag,
-                       last_modified=result.last_modified,
-                       elapsed_ms=int((time.monotonic() - started) * 1000), redirects=hops)
+    return replace(result, url=original, final_url=result.url,
+                   elapsed_ms=int((time.monotonic() - started) * 1000), redirects=hops)
 
 
 def _conditional_headers(v: Validators) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The command line: parse input, call one job, map reports and errors to exit codes.
 
 One module per command family (``ingest``: run, daemon, config; ``sources``; ``query``;
-``digest``; ``story``: explain, rescore, eval); ``common`` holds the exit codes and the
+``digest``; ``story``: explain, rescore, eval; ``reextract``); ``common`` holds the exit codes and the
 row printer they share.
 
 Exit codes:
@@ -33,6 +33,7 @@ from pipeline.cli.common import (
 from pipeline.cli.digest import DIGEST_COMMANDS
 from pipeline.cli.ingest import INGEST_COMMANDS
 from pipeline.cli.query import QUERY_COMMANDS
+from pipeline.cli.reextract import REEXTRACT_COMMANDS
 from pipeline.cli.sources import SOURCE_COMMANDS
 from pipeline.cli.story import STORY_COMMANDS
 from pipeline.config import ENV_CONFIG, load_settings, resolve_config_dir
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS: dict[str, tuple[Callable[..., int], str, str, Callable[[argparse.ArgumentParser], None]]] = {
     **INGEST_COMMANDS, **SOURCE_COMMANDS, **QUERY_COMMANDS, **DIGEST_COMMANDS, **STORY_COMMANDS,
+    **REEXTRACT_COMMANDS,
 }
 
 

@@ -70,6 +70,8 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     "schedule": {
         "interval_minutes": Setting("int", 30, "daemon: minutes between ingest runs"),
         "min_poll_minutes": Setting("int", 15, "a source is not polled more often than this"),
+        "max_poll_minutes": Setting("int", 60, "longest pause between polls of a quiet source "
+                                    "(intervals adapt between min_poll_minutes and this)"),
         "max_backoff_hours": Setting("float", 24.0, "longest pause after repeated failures"),
     },
     "digest": {

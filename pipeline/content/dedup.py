@@ -2,19 +2,25 @@
 
 Steps, each resumable (an article is marked checked in the same transaction as its links):
 1. candidates: articles sharing an LSH band key (MinHash, ``fingerprint.band_keys``), plus
-   articles with the same normalized-text hash; never all pairs;
+   articles with the same normalized-text hash; never all pairs, and only index lookups,
+   so the cost of checking an article does not grow with the warehouse;
 2. confirm: exact word-shingle Jaccard / containment (``neardup.compare_shingles``);
 3. two more links that need no text: a page's canonical link to another outlet's page
    (the publisher's syndication claim), and Media Cloud's rule, the same normalized title
-   inside one outlet within 7 days (a story republished at a new URL);
-4. clusters: union-find over all links; the origin is the earliest published member, else
-   the earliest seen (``neardup.origin``); everything else in the cluster is a copy.
+   inside one outlet within 7 days (a story republished at a new URL), found through a
+   key of (outlet, normalized title) and checked on the article rows;
+4. clusters: union-find over the links; the origin is the earliest published member, else
+   the earliest seen (``neardup.origin``); everything else in the cluster is a copy. After
+   a run only the clusters of the articles just checked are recomputed (the same result
+   as a full rebuild: the part recomputed is closed under links and clusters).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Callable
+
+import xxhash
 
 from pipeline.content import fingerprint as fp
 from pipeline.content import neardup
@@ -24,12 +30,17 @@ Link = tuple[str, str, str, float | None, float | None]  # a < b, relation, jacc
 
 
 CHUNK = 200  # articles checked, and committed, together
+TITLE_WINDOW_S = 7 * 86400
 
 
 def link_pending(store: Store, now: datetime, progress: Callable[[int, int], None] | None = None) -> int:
     """Check every article not checked yet; returns the number of links found. Each chunk
-    is committed with its "checked" marks, so an interrupted pass resumes where it was."""
+    is committed with its "checked" marks (and queued for ``recluster``), so an
+    interrupted pass resumes where it was."""
+    _backfill_title_keys(store)
     pending = store.articles_to_dedup()
+    store.save_title_keys([(a["article_id"], key) for a in pending if a["status"] == "extracted"
+                           for key in [_title_key(a)] if key is not None])
     found = 0
     for start in range(0, len(pending), CHUNK):
         part = pending[start:start + CHUNK]
@@ -41,15 +52,28 @@ def link_pending(store: Store, now: datetime, progress: Callable[[int, int], Non
     return found
 
 
+def _backfill_title_keys(store: Store) -> None:
+    """Title keys of the articles checked before migration 0012 (once)."""
+    if not store.task_pending("title_keys"):
+        return
+    for part in store.titled_articles():
+        store.save_title_keys([(a["article_id"], key) for a in part for key in [_title_key(a)] if key is not None])
+    store.save_title_keys([], task_done="title_keys")
+
+
 def _links_for_chunk(store: Store, part: list[dict[str, Any]]) -> list[Link]:
-    candidates = store.candidates_of([a["article_id"] for a in part])
+    ids = [a["article_id"] for a in part]
+    keys = {aid: fp.band_keys(tuple(sig)) for aid, sig in store.signatures(ids).items()}
+    candidates = store.candidates_of(keys, {a["article_id"]: a["content_hash"] for a in part})
     others = sorted({o for c in candidates.values() for o in c})
     shingled = {aid: _shingled(body) for aid, body in store.bodies(others).items()}
+    titled = _title_candidates(store, part)
     links: dict[tuple[str, str], Link] = {}
     for article in part:
-        mine = _shingled(article["body"])
-        found = _text_links(article["article_id"], mine, candidates.get(article["article_id"], set()), shingled)
-        for link in found + _canonical_links(store, article) + _title_links(store, article):
+        near = candidates.get(article["article_id"], set())
+        # Shingling is most of the Python cost; an article without candidates needs none.
+        found = _text_links(article["article_id"], _shingled(article["body"]), near, shingled) if near else []
+        for link in found + _canonical_links(store, article) + _title_links(article, titled):
             links.setdefault((link[0], link[1]), link)
     return [links[k] for k in sorted(links)]
 
@@ -81,17 +105,37 @@ def _canonical_links(store: Store, article: dict[str, Any]) -> list[Link]:
     return [_pair(article["article_id"], known[0], "canonical", None, None)]
 
 
-def _title_links(store: Store, article: dict[str, Any]) -> list[Link]:
-    """Media Cloud's rule: same normalized title, same outlet, within 7 days."""
+def _title_key(article: dict[str, Any]) -> int | None:
+    """The key of (outlet, normalized title), or None when the title rule does not apply:
+    no outlet, no title, or a title too generic to mean one story."""
     if not article.get("outlet_id") or not article.get("title"):
+        return None
+    title = fp.normalized_title(article["title"], article.get("site_name"))
+    if len(title.split()) < 4:  # "Live updates", "Opinion": too generic to mean the same story
+        return None
+    return xxhash.xxh3_64_intdigest(f"{article['outlet_id']}\x00{title}".encode()) & ((1 << 63) - 1)
+
+
+def _title_candidates(store: Store, part: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """For each article of ``part``: the rows of the articles holding its title key."""
+    keys = {a["article_id"]: k for a in part for k in [_title_key(a)] if k is not None}
+    holders = store.title_key_holders(list(keys.values()))
+    rows = store.title_rows(sorted({o for h in holders.values() for o in h}))
+    return {me: [rows[o] for o in sorted(holders.get(k, ())) if o in rows] for me, k in keys.items()}
+
+
+def _title_links(article: dict[str, Any], titled: dict[str, list[dict[str, Any]]]) -> list[Link]:
+    """Media Cloud's rule: same normalized title, same outlet, within 7 days. The key only
+    finds candidates; each is checked on its current row."""
+    me = article["article_id"]
+    if me not in titled:
         return []
     mine = fp.normalized_title(article["title"], article.get("site_name"))
-    if len(mine.split()) < 4:  # "Live updates", "Opinion": too generic to mean the same story
-        return []
     when = article["published_at"] or article["first_seen_at"]
-    return [_pair(article["article_id"], other, "title", None, None)
-            for other, title, site in store.outlet_titles_near(article["outlet_id"], when, article["article_id"])
-            if fp.normalized_title(title, site) == mine]
+    return [_pair(me, o["article_id"], "title", None, None) for o in titled[me]
+            if o["article_id"] != me and o["outlet_id"] == article["outlet_id"] and o["status"] == "extracted"
+            and o["title"] is not None and abs(((o["published_at"] or o["first_seen_at"]) - when).total_seconds())
+            <= TITLE_WINDOW_S and fp.normalized_title(o["title"], o["site_name"]) == mine]
 
 
 def _pair(a: str, b: str, relation: str, jaccard: float | None, containment: float | None) -> Link:
@@ -100,9 +144,26 @@ def _pair(a: str, b: str, relation: str, jaccard: float | None, containment: flo
             None if containment is None else round(containment, 4))
 
 
-def recluster(store: Store) -> int:
-    """Rebuild the clusters table from all links; returns the number of multi-member clusters."""
-    pairs, members = store.cluster_inputs()
+def recluster(store: Store, full: bool = False) -> int:
+    """Bring the clusters table up to date with the links; returns the number of
+    multi-member clusters written. By default only the clusters of the articles checked
+    since the last recluster (``Store.cluster_queue``) and the clusters they now join are
+    recomputed; ``full`` rebuilds every cluster (``rescore --duplicates``)."""
+    if full:
+        pairs, members = store.cluster_inputs()
+    else:
+        affected, pairs = store.cluster_neighbourhood(store.cluster_queue())
+        members = store.clusterable(sorted(affected))
+    rows, multi = _cluster_rows(pairs, members)
+    if full:
+        store.replace_clusters(rows)
+    else:
+        store.rewrite_clusters(sorted(affected), rows)
+    return multi
+
+
+def _cluster_rows(pairs: list[tuple[str, str]], members: list[tuple[str, datetime | None, datetime]]
+                  ) -> tuple[list[tuple[str, str, bool]], int]:
     roots = neardup.cluster(pairs)
     groups: dict[str, list[tuple[str, datetime | None, datetime]]] = {}
     for member in members:
@@ -111,5 +172,4 @@ def recluster(store: Store) -> int:
     for group in groups.values():
         first = neardup.origin(group)
         rows += [(m[0], first, m[0] == first) for m in group]
-    store.replace_clusters(rows)
-    return sum(1 for g in groups.values() if len(g) > 1)
+    return rows, sum(1 for g in groups.values() if len(g) > 1)

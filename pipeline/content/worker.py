@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
-from pipeline.content.extract import extract_article
+from pipeline.content.extract import extract_page
 from pipeline.errors import ExtractError
 from pipeline.models import Article
 
@@ -33,11 +33,11 @@ def _worker(conn: Connection, parent_end: Connection | None = None) -> None:
         parent_end.close()
     while True:
         try:
-            html, url = conn.recv()
+            args = conn.recv()
         except EOFError:
             return
         try:
-            conn.send(("ok", extract_article(html, url)))
+            conn.send(("ok", extract_page(*args)))
         except ExtractError as exc:
             conn.send(("err", exc.reason, str(exc)))
         except Exception as exc:  # a crash in the extractor is a failed page, not a failed run
@@ -45,7 +45,7 @@ def _worker(conn: Connection, parent_end: Connection | None = None) -> None:
 
 
 class IsolatedExtractor:
-    """Callable like ``extract_article``; runs it in a child process with a time limit."""
+    """Callable like ``extract_page``; runs it in a child process with a time limit."""
 
     def __init__(self, timeout: float = 20.0) -> None:
         self.timeout = timeout
@@ -62,10 +62,11 @@ class IsolatedExtractor:
         child.close()
         self._conn = parent
 
-    def __call__(self, html: bytes, url: str) -> Article:
+    def __call__(self, body: bytes, url: str, *facts: Any) -> Article:
+        """``facts``: extract_page's headers, feed_date and feed_title, in that order."""
         assert self._conn is not None
         try:
-            self._conn.send((html, url))
+            self._conn.send((body, url, *facts))
             ready = self._conn.poll(self.timeout)
             reply = self._conn.recv() if ready else None
         except (EOFError, OSError, BrokenPipeError):
@@ -100,7 +101,7 @@ class IsolatedExtractor:
 
 class ExtractorPool:
     """``workers`` isolated extractors, each used by one caller at a time. Callable like
-    ``extract_article`` (blocks until a worker is free), or ``submit`` for a Future."""
+    ``extract_page`` (blocks until a worker is free), or ``submit`` for a Future."""
 
     def __init__(self, workers: int = 0, timeout: float = 20.0) -> None:
         self.size = workers if workers > 0 else (os.cpu_count() or 1)
@@ -109,15 +110,15 @@ class ExtractorPool:
             self._idle.put(IsolatedExtractor(timeout))
         self._callers = ThreadPoolExecutor(self.size, thread_name_prefix="newswatch-extract")
 
-    def __call__(self, html: bytes, url: str) -> Article:
+    def __call__(self, body: bytes, url: str, *facts: Any) -> Article:
         worker = self._idle.get()
         try:
-            return worker(html, url)
+            return worker(body, url, *facts)
         finally:
             self._idle.put(worker)
 
-    def submit(self, html: bytes, url: str) -> Future[Article]:
-        return self._callers.submit(self, html, url)
+    def submit(self, body: bytes, url: str, *facts: Any) -> Future[Article]:
+        return self._callers.submit(self, body, url, *facts)
 
     def close(self) -> None:
         self._callers.shutdown(wait=True, cancel_futures=True)

@@ -8,9 +8,11 @@ source's poll state, so a crash or kill loses at most the source in progress, wh
 is then fetched again (without validators) by the next run.
 
     core.py       connection, migrations, views, lock, runs, sources, articles, batches
-    analysis.py   story scores, near-duplicate links, clusters
+    analysis.py   story scores, near-duplicate candidates and links
+    clusters.py   title keys, clusters of copies (full or for what changed)
     outbox.py     the digest's content and its outbox
     discovery.py  unresolved aggregator items
+    archived.py   articles whose pages are archived (``newswatch reextract``)
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import duckdb
 from pipeline.errors import LockedError, StoreError
 
 from .analysis import AnalysisQueries
+from .archived import ArchivedQueries
+from .clusters import ClusterQueries
 from .core import Batch, Core, article_id_for, lock_is_held, sql_files, writer_lock
 from .discovery import DiscoveryQueries
 from .outbox import OutboxQueries
@@ -30,7 +34,13 @@ __all__ = ["Batch", "Store", "article_id_for", "lock_is_held", "open_reader", "o
            "sql_files", "writer_lock"]
 
 
-class Store(AnalysisQueries, OutboxQueries, DiscoveryQueries, Core):
+# A lookup of IN_CHUNK keys finds a little more than IN_CHUNK rows (keys shared by several
+# articles); DuckDB's default (2,048 rows, or 0.1 % of the table) would turn the larger
+# ones into table scans on a small warehouse.
+INDEX_SCAN = "SET index_scan_max_count = 20000"
+
+
+class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, Core):
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 
@@ -43,6 +53,7 @@ def open_writer(path: Path) -> Store:
         raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
     store = Store(con, path)
     store.con.execute("SET TimeZone = 'UTC'")
+    store.con.execute(INDEX_SCAN)
     store.migrate()
     store.apply_views()
     return store
@@ -60,4 +71,5 @@ def open_reader(path: Path) -> Store:
                               "read it again when the run has finished") from exc
         raise StoreError(f"cannot open warehouse {path} read-only: {exc}") from exc
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(INDEX_SCAN)
     return Store(con, path)

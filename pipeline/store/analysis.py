@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
-from .core import Core, _marks
+from .core import Core
+
+SCORE_CHUNK = 5000  # score rows per statement: bounded parameter lists
 
 
 class AnalysisQueries(Core):
@@ -13,96 +15,96 @@ class AnalysisQueries(Core):
     def articles_to_dedup(self) -> list[dict[str, Any]]:
         """Extracted and reference articles whose near-duplicates were not checked yet."""
         cols, rows = self.query(
-            "SELECT article_id, body, word_count, content_hash, outlet_id, title, site_name, published_at, "
+            "SELECT article_id, status, body, word_count, content_hash, outlet_id, title, site_name, published_at, "
             "first_seen_at, declared_canonical FROM articles WHERE status IN ('extracted', 'reference') "
             "AND dedup_at IS NULL AND body IS NOT NULL ORDER BY first_seen_at, article_id")
         return [dict(zip(cols, r)) for r in rows]
 
-    def band_candidates(self, article_id: str) -> list[str]:
-        """Articles sharing at least one LSH band key with ``article_id``."""
-        return sorted(self.candidates_of([article_id]).get(article_id, set()))
+    def signatures(self, ids: Sequence[str]) -> dict[str, list[int]]:
+        """The stored MinHash signature of each of ``ids`` (primary-key lookups)."""
+        return dict(self.rows_in("SELECT article_id, minhash FROM fingerprints WHERE article_id IN ({})", ids))
 
-    def candidates_of(self, ids: Sequence[str]) -> dict[str, set[str]]:
-        """For each of ``ids``: the articles sharing an LSH band key or the exact content
-        hash with it, in one set-based join (the band table is indexed by band key)."""
-        _, rows = self.query(
-            "WITH mine AS (SELECT unnest(?::VARCHAR[]) AS article_id) "
-            "SELECT DISTINCT p.article_id, b.article_id FROM lsh_bands p "
-            "JOIN mine USING (article_id) JOIN lsh_bands b ON b.band_key = p.band_key "
-            "WHERE b.article_id <> p.article_id "
-            "UNION "
-            "SELECT p.article_id, o.article_id FROM articles p JOIN mine USING (article_id) "
-            "JOIN articles o ON o.content_hash = p.content_hash AND o.article_id <> p.article_id "
-            "WHERE o.status IN ('extracted', 'reference')", [list(ids)])
+    def candidates_of(self, band_keys: dict[str, Sequence[int]],
+                      hashes: dict[str, str | None]) -> dict[str, set[str]]:
+        """For each article: the articles sharing one of its LSH band keys (``band_keys``)
+        or its exact content hash (``hashes``). Both are index lookups (migration 0012), so
+        the cost follows the number of keys asked, not the size of the warehouse."""
+        holders: dict[int, set[str]] = {}
+        for key, other in self.rows_in("SELECT band_key, article_id FROM lsh_bands WHERE band_key IN ({})",
+                                       sorted({k for keys in band_keys.values() for k in keys})):
+            holders.setdefault(key, set()).add(other)
+        same_text: dict[str, set[str]] = {}
+        for digest, other in self.rows_in(
+                "SELECT content_hash, article_id FROM articles WHERE content_hash IN ({}) "
+                "AND status IN ('extracted', 'reference')", sorted({h for h in hashes.values() if h})):
+            same_text.setdefault(digest, set()).add(other)
         found: dict[str, set[str]] = {}
-        for me, other in rows:
-            found.setdefault(me, set()).add(other)
+        for me in band_keys.keys() | hashes.keys():
+            near = set().union(*(holders.get(k, ()) for k in band_keys.get(me, ())))
+            near |= same_text.get(hashes.get(me) or "", set())
+            if near - {me}:
+                found[me] = near - {me}
         return found
 
     def bodies(self, ids: Sequence[str]) -> dict[str, str]:
-        if not ids:
-            return {}
-        _, rows = self.query("SELECT article_id, body FROM articles WHERE article_id IN "
-                             f"({_marks(len(ids))}) AND body IS NOT NULL", list(ids))
-        return dict(rows)
-
-    def outlet_titles_near(self, outlet_id: str, when: datetime, article_id: str) -> list[tuple[str, str, str | None]]:
-        """(article_id, title, site_name) of the outlet's articles within 7 days of ``when``."""
-        _, rows = self.query(
-            "SELECT article_id, title, site_name FROM articles WHERE outlet_id = ? AND article_id <> ? "
-            "AND status = 'extracted' AND title IS NOT NULL "
-            "AND abs(epoch(coalesce(published_at, first_seen_at)) - epoch(CAST(? AS TIMESTAMPTZ))) <= 7 * 86400",
-            [outlet_id, article_id, when])
-        return [tuple(r) for r in rows]
+        return dict(self.rows_in("SELECT article_id, body FROM articles WHERE article_id IN ({}) "
+                                 "AND body IS NOT NULL", ids))
 
     def save_dup_links(self, links: list[tuple], done: list[str], now: datetime) -> None:
-        """Confirmed pairs (a, b, relation, jaccard, containment) and the articles checked."""
+        """Confirmed pairs (a, b, relation, jaccard, containment) and the articles checked,
+        in one transaction of set-based statements."""
         with self.transaction():
             if links:
-                self.con.executemany("INSERT INTO dup_links VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                                     [(*link, now) for link in links])
+                a, b, relation, jaccard, containment = (list(c) for c in zip(*links))
+                self.con.execute("INSERT INTO dup_links SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+                                 "unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), ? "
+                                 "ON CONFLICT DO NOTHING", [a, b, relation, jaccard, containment, now])
+            self.update_in("UPDATE articles SET dedup_at = ? WHERE article_id IN ({})", [now], done)
             if done:
-                self.con.executemany("UPDATE articles SET dedup_at = ? WHERE article_id = ?",
-                                     [(now, a) for a in done])
+                self.con.execute("INSERT INTO cluster_queue SELECT unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING",
+                                 [list(done)])
 
     def reset_dedup(self) -> None:
         with self.transaction():
             self.con.execute("DELETE FROM dup_links")
+            self.con.execute("DELETE FROM title_keys")
+            self.con.execute("DELETE FROM cluster_queue")
             self.con.execute("UPDATE articles SET dedup_at = NULL")
 
-    def cluster_inputs(self) -> tuple[list[tuple[str, str]], list[tuple[str, datetime | None, datetime]]]:
-        """(pairs, members): the dup links, and every clusterable article with its dates."""
-        _, pairs = self.query("SELECT article_a, article_b FROM dup_links ORDER BY 1, 2")
-        _, members = self.query("SELECT article_id, published_at, first_seen_at FROM articles "
-                                "WHERE status IN ('extracted', 'reference') ORDER BY 1")
-        return [tuple(p) for p in pairs], [tuple(m) for m in members]
-
-    def replace_clusters(self, rows: list[tuple[str, str, bool]]) -> None:
-        with self.transaction():
-            self.con.execute("DELETE FROM clusters")
-            if rows:
-                self.con.executemany("INSERT INTO clusters VALUES (?, ?, ?)", rows)
-
-    def articles_to_score(self, story_id: str) -> list[dict[str, Any]]:
-        cols, rows = self.query(
-            "SELECT a.article_id, a.title, coalesce(a.body, a.description, '') AS body, a.published_at, "
-            "a.is_reference, a.reference_file "
-            "FROM articles a WHERE (a.status IN ('extracted', 'reference') AND a.body IS NOT NULL "
-            "OR a.status IN ('unresolved', 'failed')) AND NOT EXISTS "
-            "(SELECT 1 FROM story_scores s WHERE s.story_id = ? AND s.article_id = a.article_id) ORDER BY 1",
-            [story_id])
-        return [dict(zip(cols, r)) for r in rows]
+    def articles_to_score(self, story_id: str, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
+        """Articles without a score for the story, a chunk at a time (the caller saves each
+        chunk's scores before asking for the next, so texts are never all in memory)."""
+        after = ""
+        while True:
+            cols, rows = self.query(
+                "SELECT a.article_id, a.title, coalesce(a.body, a.description, '') AS body, a.published_at, "
+                "a.is_reference, a.reference_file "
+                "FROM articles a WHERE a.article_id > ? AND (a.status IN ('extracted', 'reference') "
+                "AND a.body IS NOT NULL OR a.status IN ('unresolved', 'failed')) AND NOT EXISTS "
+                "(SELECT 1 FROM story_scores s WHERE s.story_id = ? AND s.article_id = a.article_id) "
+                "ORDER BY 1 LIMIT ?", [after, story_id, chunk])
+            if not rows:
+                return
+            yield [dict(zip(cols, r)) for r in rows]
+            after = rows[-1][0]
 
     def save_scores(self, rows: list[tuple]) -> None:
+        """Score rows (the 12 columns of story_scores), in one set-based statement per
+        few thousand rows and one transaction."""
         if not rows:
             return
+        types = ["VARCHAR", "VARCHAR", "DOUBLE", "VARCHAR", "BOOLEAN", "VARCHAR", "DOUBLE", "DOUBLE",
+                 "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMPTZ"]
+        select = ", ".join(f"unnest(?::{t}[])" for t in types)
         with self.transaction():
-            self.con.executemany(
-                f"INSERT INTO story_scores VALUES ({_marks(12)}) ON CONFLICT (story_id, article_id) DO UPDATE SET "
-                "score = excluded.score, decision = excluded.decision, in_window = excluded.in_window, "
-                "nearest_seed = excluded.nearest_seed, nearest_similarity = excluded.nearest_similarity, "
-                "lexical = excluded.lexical, terms = excluded.terms, reasons = excluded.reasons, "
-                "method = excluded.method, scored_at = excluded.scored_at", rows)
+            for start in range(0, len(rows), SCORE_CHUNK):
+                columns = [list(c) for c in zip(*rows[start:start + SCORE_CHUNK])]
+                self.con.execute(
+                    f"INSERT INTO story_scores SELECT {select} ON CONFLICT (story_id, article_id) DO UPDATE SET "
+                    "score = excluded.score, decision = excluded.decision, in_window = excluded.in_window, "
+                    "nearest_seed = excluded.nearest_seed, nearest_similarity = excluded.nearest_similarity, "
+                    "lexical = excluded.lexical, terms = excluded.terms, reasons = excluded.reasons, "
+                    "method = excluded.method, scored_at = excluded.scored_at", columns)
 
     def find_article(self, url: str, url_key: str) -> dict[str, Any] | None:
         """The article a URL leads to (by any known alias, else its fetched URL)."""

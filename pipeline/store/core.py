@@ -20,6 +20,10 @@ from pipeline.errors import LockedError, StoreError
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
+# Values per `IN (?, ...)` lookup: enough to amortise a statement, few enough that the
+# rows found stay under DuckDB's index-scan threshold (see ``open_writer``).
+IN_CHUNK = 1000
+
 
 def sql_files(kind: str) -> list[tuple[str, str]]:
     """(file name, SQL text) of warehouse/<kind>/*.sql, in name order."""
@@ -124,6 +128,25 @@ class Core:
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.con.execute(sql, list(params)).fetchone()
         return row[0] if row else None
+
+    def rows_in(self, sql: str, values: Sequence[Any], chunk: int = IN_CHUNK) -> list[tuple]:
+        """Rows of ``sql`` whose ``{}`` is filled with a list of ``values``, asked a chunk at a
+        time. ``col IN (?, ?, ...)`` on an indexed column is answered from the index (DuckDB
+        does not do that for ``IN (SELECT unnest(?))`` or ``= ANY(?)``, which scan the table)."""
+        values = list(values)
+        rows: list[tuple] = []
+        for start in range(0, len(values), chunk):
+            part = values[start:start + chunk]
+            rows += self.con.execute(sql.format(_marks(len(part))), part).fetchall()
+        return rows
+
+    def update_in(self, sql: str, head: Sequence[Any], values: Sequence[Any], chunk: int = IN_CHUNK) -> None:
+        """``rows_in`` for a statement that returns nothing; ``head`` are its parameters
+        before the list."""
+        values = list(values)
+        for start in range(0, len(values), chunk):
+            part = values[start:start + chunk]
+            self.con.execute(sql.format(_marks(len(part))), [*head, *part])
 
     # -- runs ----------------------------------------------------------------------------
     def start_run(self, now: datetime) -> int:
@@ -239,6 +262,9 @@ class Core:
             self._save_urls(batch.urls)
             self._save_fingerprints(batch.fingerprints)
             self._save_sightings(batch.sightings)
+            if batch.relink:
+                self.con.execute("DELETE FROM dup_links WHERE article_a IN (SELECT unnest(?::VARCHAR[])) "
+                                 "OR article_b IN (SELECT unnest(?::VARCHAR[]))", [batch.relink, batch.relink])
             if batch.rescore:
                 self.con.execute("DELETE FROM story_scores WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
                                  [batch.rescore])
@@ -274,8 +300,12 @@ class Core:
         if not fps:
             return
         ids = [f[0] for f in fps]
-        self.con.execute("DELETE FROM fingerprints WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
-        self.con.execute("DELETE FROM lsh_bands WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        # Only a page read again has keys to drop; lsh_bands is not indexed by article, so
+        # the delete (a scan) is skipped for new articles, the usual case.
+        known = [r[0] for r in self.rows_in("SELECT article_id FROM fingerprints WHERE article_id IN ({})", ids)]
+        if known:
+            self.update_in("DELETE FROM fingerprints WHERE article_id IN ({})", [], known)
+            self.update_in("DELETE FROM lsh_bands WHERE article_id IN ({})", [], known)
         self.con.execute("INSERT INTO fingerprints SELECT unnest(?::VARCHAR[]), unnest(?::UBIGINT[][])",
                          [ids, [list(f[1]) for f in fps]])
         self.con.execute(
@@ -348,6 +378,7 @@ class Batch:
     fetch_log: list[tuple] = field(default_factory=list)
     source_state: dict[str, Any] = field(default_factory=dict)
     rescore: list[str] = field(default_factory=list)  # articles whose text changed: old scores go
+    relink: list[str] = field(default_factory=list)  # ... and their near-duplicate links (reextract)
 
 
 def _unique(rows: Sequence[Sequence[Any]], key_len: int) -> list[tuple]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from pipeline.config import Settings, reference_dir
 from pipeline.config.references import read_reference_set
+from pipeline.config.stories import StoryDef
 from pipeline.store import Store
 from pipeline.story import scorer as story_mod
 
@@ -25,9 +27,16 @@ def references(settings: Settings) -> dict[str, StoryReference]:
     refs = {}
     for story in settings.stories:
         seeds = read_reference_set(reference_dir(settings, story))
-        ref = story_mod.build_reference(story, [(s.file, s.text) for s in seeds])
-        refs[story.id] = StoryReference(ref, frozenset(s.file for s in seeds))
+        refs[story.id] = _reference(story, tuple((s.file, s.text) for s in seeds))
     return refs
+
+
+@lru_cache(maxsize=16)
+def _reference(story: StoryDef, seeds: tuple[tuple[str, str], ...]) -> StoryReference:
+    """Seed vectors and IDF, built once per story definition and seed texts (the daemon
+    scores every run against the same reference)."""
+    ref = story_mod.build_reference(story, list(seeds))
+    return StoryReference(ref, frozenset(f for f, _ in seeds))
 
 
 def score_article(ref: StoryReference, row: dict[str, Any]) -> story_mod.Score:
@@ -51,12 +60,12 @@ def score_pending(store: Store, settings: Settings, now: datetime,
     """Score every article that has no score yet for a story; returns how many were scored."""
     done = 0
     for story_id, ref in references(settings).items():
-        rows = store.articles_to_score(story_id)
-        batch = [_score_row(story_id, r["article_id"], score_article(ref, r), now) for r in rows]
-        store.save_scores(batch)
-        done += len(batch)
-        if progress:
-            progress(story_id, len(batch), len(rows))
+        for rows in store.articles_to_score(story_id):
+            batch = [_score_row(story_id, r["article_id"], score_article(ref, r), now) for r in rows]
+            store.save_scores(batch)
+            done += len(batch)
+            if progress:
+                progress(story_id, len(batch), len(rows))
     return done
 
 

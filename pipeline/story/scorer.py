@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -45,6 +46,7 @@ us like get got also than year years week weeks day days time told per cent perc
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ed", "es", "ly", "s")
 
 
+@lru_cache(maxsize=1 << 16)  # a news vocabulary repeats: each word is stripped once
 def _stem(word: str) -> str:
     """A deliberately crude suffix stripper: enough to join pause/paused/pausing and
     improve/improving/improvement, without a stemming dependency."""
@@ -70,6 +72,7 @@ def _features(text: str) -> Counter[str]:
 
 # ---------------------------------------------------------------- terms
 
+@lru_cache(maxsize=None)  # a story's phrases are few: compiled once, not per article
 def _pattern(phrase: str) -> re.Pattern[str]:
     """Each word of the phrase matches a whole word, or any word it begins when it ends in *."""
     parts = []
