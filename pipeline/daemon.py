@@ -55,6 +55,8 @@ def ingest_job(settings: Settings, stop: threading.Event) -> None:
         log.warning("skipped: %s", exc)
     except NewswatchError as exc:
         log.error("ingest failed: %s", exc.describe())
+    except Exception:  # a bug must not end the daemon: the next interval tries again
+        log.exception("ingest failed with an internal error; the daemon goes on")
 
 
 def run_daemon(settings: Settings, *, run_now: bool = True,

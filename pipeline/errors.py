@@ -6,7 +6,7 @@ stop the job before it starts.
 
     NewswatchError                  base of everything raised on purpose
     ├── ConfigError                 one or more problems in config/*.toml (all listed at once)
-    ├── StoreError                  the warehouse cannot be opened or migrated
+    ├── StoreError                  the warehouse cannot be opened, migrated or written
     │   └── LockedError             another writing job holds the warehouse
     ├── SourceError                 one source failed; the run goes on
     │   ├── FetchError              HTTP-level failure, with a ``kind``:
@@ -17,7 +17,9 @@ stop the job before it starts.
     │   │       redirects    more redirects than allowed, or a bad redirect
     │   │       blocked      address not allowed (private, loopback, ...) or robots.txt
     │   │       bad_url      not an http(s) URL, too long, ...
+    │   │       internal     anything else a poll raised (jobs records it; a bug to fix)
     │   └── ParseError              the document is not a feed / sitemap we can read
+    │                           (kind "too_large": over an item, JSON or time budget)
     ├── ExtractError                an article page gave no usable text (``reason``)
     └── MailError                   the digest could not be delivered
 """

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from pipeline.acquire import documents
 from pipeline.acquire.fetch import Fetcher, HttpLimits
@@ -20,12 +22,23 @@ from pipeline.content.reextract import ReextractReport
 from pipeline.content.reextract import reextract as redo_pages
 from pipeline.content.outlets import OutletResolver
 from pipeline.content.worker import ExtractorPool, IsolatedExtractor
-from pipeline.models import RunReport
+from pipeline.errors import StoreError
+from pipeline.models import RunReport, SourceOutcome
 from pipeline.polling import SerializedStore, poll_sources
-from pipeline.refresh import RunContext
-from pipeline.store import Batch, Store, article_id_for, open_writer, writer_lock
+from pipeline.refresh import RunContext, record_internal_error, refresh_source
+from pipeline.store import (
+    Batch,
+    Store,
+    article_id_for,
+    is_storage_error,
+    open_writer,
+    storage_errors,
+    writer_lock,
+)
 from pipeline.story import decisions as scoring
 from pipeline.story import unresolved
+
+log = logging.getLogger("newswatch.jobs")
 
 # progress(source_id, sources done, sources due, outcome or None while it runs[, detail])
 Progress = Callable[..., None]
@@ -46,8 +59,9 @@ def http_limits(settings: Settings) -> HttpLimits:
 
 def ingest(settings: Settings, now: datetime, *, force: bool = False, progress: Progress | None = None,
            stop: threading.Event | None = None) -> RunReport:
-    """One ingest pass over the due sources (all of them with ``force``)."""
-    with writer_lock(settings.warehouse_path):
+    """One ingest pass over the due sources (all of them with ``force``). A storage error
+    (disk full, ...) stops it with a StoreError naming the warehouse."""
+    with storage_errors(settings.warehouse_path), writer_lock(settings.warehouse_path):
         # Forked before the warehouse opens: the workers inherit no database handle.
         with ExtractorPool(int(settings.get("extract", "workers")),
                            timeout=float(settings.get("http", "page_timeout"))) as extractor:
@@ -63,6 +77,12 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
     store.sync_outlets(settings.outlets, now)
     store.sync_sources(settings.sources)
     run_id = store.start_run(now)
+    with _failed_run_closed(store, run_id):
+        return _ingest_run(store, settings, now, force, progress, stop, extractor, run_id)
+
+
+def _ingest_run(store: Store, settings: Settings, now: datetime, force: bool, progress: Progress | None,
+                stop: threading.Event | None, extractor: IsolatedExtractor, run_id: int) -> RunReport:
     report = RunReport(run_id=run_id, started_at=now)
     resolver = OutletResolver(settings.outlets)
     report.seeds_loaded = load_seeds(store, settings, resolver, now, run_id)
@@ -74,13 +94,46 @@ def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progre
         ctx.extract_async = extractor.submit if extractor.size > 1 else None
         ctx.robots = RobotsGate(fetcher, serial, now, float(settings.get("http", "feed_timeout")))
         report.interrupted = poll_sources(ctx, due, int(settings.get("http", "concurrency")), report.outcomes,
-                                          progress, stop)
+                                          progress, stop, poll=_refresh_isolated)
     unresolved.match_unresolved(store, now)  # aggregator items whose article turned up (issue 4)
     report.analysis = analyse(store, settings, now)
     report.finished_at = now
     store.finish_run(run_id, datetime.now(now.tzinfo), "interrupted" if report.interrupted else "done",
                      _counts(report))
     return report
+
+
+# -- one source's failure stays its own (issue 10) ---------------------------------------
+
+def _refresh_isolated(ctx: RunContext, source_id: str, state: dict[str, Any] | None = None) -> SourceOutcome:
+    """``refresh_source``, with whatever it raises recorded on that source (kind
+    "internal") and its traceback logged, so the run goes on with the next source. Only
+    storage errors stop the run: the next source could not be written either. Called
+    in the polling threads (``polling.poll_sources``)."""
+    try:
+        return refresh_source(ctx, source_id, state)
+    except StoreError:
+        raise
+    except Exception as exc:
+        if is_storage_error(exc):
+            raise
+        log.error("source %s: internal error, recorded on the source; the run goes on", source_id,
+                  exc_info=True)
+        return record_internal_error(ctx, source_id, exc)
+
+
+@contextmanager
+def _failed_run_closed(store: Store, run_id: int) -> Iterator[None]:
+    """A run stopped by an error is closed as 'failed' if the warehouse still takes the
+    write; otherwise the next run finds it 'running' and closes it as 'killed'."""
+    try:
+        yield
+    except Exception:
+        try:
+            store.finish_run(run_id, datetime.now(timezone.utc), "failed", dict.fromkeys(_COUNTS, 0))
+        except Exception:  # noqa: BLE001 (the original error is the one to report)
+            log.warning("run %s could not be closed as failed; the next run closes it", run_id)
+        raise
 
 
 def archive_dir(settings: Settings) -> Path:
@@ -140,6 +193,10 @@ def _context(store: Any, fetcher: Fetcher, resolver: OutletResolver, settings: S
         max_poll=timedelta(minutes=int(settings.get("schedule", "max_poll_minutes"))),
         sitemap_since=documents.sitemap_since(settings.stories, now),
     )
+
+
+_COUNTS = ("sources_ok", "sources_failed", "new_sightings", "new_articles", "extraction_failures",
+           "seeds_loaded")
 
 
 def _counts(report: RunReport) -> dict[str, int]:
@@ -207,14 +264,13 @@ def _seed_article(article_id: str, canonical: str, seed: Seed, outlet_id: str | 
 # -- the daily digest (issue 5) ----------------------------------------------------------
 # Imported here, not at the top, to keep this section in one piece.
 import time as _time  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-from datetime import date, timezone  # noqa: E402
+from datetime import date  # noqa: E402
 from datetime import time as time_of_day  # noqa: E402 (the name time is left to the module)
 from email.message import EmailMessage  # noqa: E402
 from email.parser import BytesParser  # noqa: E402
 from email.policy import default as _default_policy  # noqa: E402
 from email.utils import parseaddr  # noqa: E402
-from typing import Iterator, Sequence  # noqa: E402
+from typing import Sequence  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
 from pipeline.config import smtp_password  # noqa: E402

@@ -76,17 +76,22 @@ class PollWriter:
 Progress = Callable[..., None]
 
 
+Poll = Callable[[RunContext, str, "dict[str, Any] | None"], SourceOutcome]
+
+
 def poll_sources(ctx: RunContext, due: Sequence[str], concurrency: int, outcomes: list[SourceOutcome],
-                 progress: Progress | None = None, stop: threading.Event | None = None) -> bool:
-    """Poll ``due`` (outcomes appended in ``due`` order); True when ``stop`` cut it short.
-    Every part of ``ctx`` that touches the store (the robots gate too) must go through one
+                 progress: Progress | None = None, stop: threading.Event | None = None,
+                 poll: Poll = refresh_source) -> bool:
+    """Poll ``due`` with ``poll`` (``refresh_source``, or the caller's safety net around
+    it); outcomes are appended in ``due`` order; True when ``stop`` cut it short. Every
+    part of ``ctx`` that touches the store (the robots gate too) must go through one
     ``SerializedStore``."""
     store = ctx.store if isinstance(ctx.store, SerializedStore) else SerializedStore(ctx.store)
     writer = PollWriter(store)
     states = store.source_states(due)
     ctx = replace(ctx, store=store, polls=writer, claims=Claims() if concurrency > 1 else None,
                   failed_page_sources=store.sources_with_failed_pages(MAX_PAGE_ATTEMPTS))
-    report = _Reporter(progress, len(due))
+    report = _Reporter(progress, len(due), poll)
     try:
         if concurrency <= 1:
             return _one_by_one(ctx, due, states, outcomes, report, stop)
@@ -99,7 +104,7 @@ def _poll_one(ctx: RunContext, source_id: str, state: dict[str, Any] | None, rep
               index: int) -> SourceOutcome:
     report.started(source_id, index)
     mine = replace(ctx, on_page=report.pages(source_id, index)) if report.on else ctx
-    return refresh_source(mine, source_id, state)
+    return report.poll(mine, source_id, state)
 
 
 def _one_by_one(ctx: RunContext, due: Sequence[str], states: dict[str, dict[str, Any]],
@@ -144,8 +149,8 @@ class _Reporter:
     """progress(source_id, sources done, sources due, outcome or None[, detail]), called
     one at a time whichever thread reports."""
 
-    def __init__(self, progress: Progress | None, total: int) -> None:
-        self._progress, self._total = progress, total
+    def __init__(self, progress: Progress | None, total: int, poll: Poll) -> None:
+        self._progress, self._total, self.poll = progress, total, poll
         self._lock = threading.Lock()
         self._done = 0
         self.on = progress is not None

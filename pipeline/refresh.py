@@ -249,6 +249,9 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
                    link_key: str) -> str:
     ctx.on_page(entry.url or "")
     if ctx.robots is not None and not ctx.robots.allows(entry.url or ""):
+        if ctx.robots.outage(entry.url or ""):  # 5xx or unreachable: a passing failure
+            return _failed_article(ctx, work, state, entry, link_key,
+                                   "robots: robots.txt could not be read (5xx or unreachable); tried again later", True)
         return _failed_article(ctx, work, state, entry, link_key, "robots: robots.txt disallows this page", False)
     try:
         ref, extraction = _page_for(ctx, work, entry, link_key)
@@ -546,6 +549,15 @@ def _save(ctx: RunContext, batch: Batch) -> None:
     others, set-based); anything else is written now, in its own transaction."""
     if ctx.polls is None or not ctx.polls(batch):
         ctx.store.save_batch(batch)
+
+
+def record_internal_error(ctx: RunContext, source_id: str, exc: BaseException) -> SourceOutcome:
+    """What an unexpected exception in a poll leaves (the orchestrator's net, issue 10):
+    the source failed with kind "internal", the exception's type and message, and backs
+    off like any failure; nothing else of that poll is written."""
+    state = ctx.store.source_state(source_id)
+    error = SourceError(state.get("url") or "", f"{type(exc).__name__}: {exc}", kind="internal")
+    return _failed(ctx, _SourceWork(source_id), state, error)
 
 
 def _backoff(ctx: RunContext, failures: int, retry_after: float | None) -> timedelta:

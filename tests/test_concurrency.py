@@ -77,11 +77,10 @@ def test_robots_txt_and_the_address_guard_hold_in_the_concurrent_path(room: News
         toml.write("\n[extract]\nworkers = 2\n")
     assert site.run("run", "--all").returncode == 0
     assert all(room.requests_for(a.path) == [] for a in room.live_articles() if a.outlet == "signal-noise")
-    # The guard refused the robots.txt of [::1] (no connection made): unreachable, so
-    # its pages are disallowed and never requested either.
-    assert rows(site.warehouse, "SELECT status FROM robots_txt WHERE origin LIKE 'http://[::1]%'") == [(None,)]
-    blocked = rows(site.warehouse, "SELECT fail_reason FROM articles WHERE url LIKE 'http://[::1]%'")
-    assert len(blocked) == 3 and all(r[0].startswith("robots:") for r in blocked)
+    # The guard refused the robots.txt of [::1] (no connection made): an outage, so its
+    # pages are held back, never requested, and tried again later.
+    blocked = rows(site.warehouse, "SELECT status, fail_reason FROM articles WHERE url LIKE 'http://[::1]%'")
+    assert len(blocked) == 3 and all(r[0] == "failed" and r[1].startswith("robots:") for r in blocked)
     robots = rows(site.warehouse, "SELECT fail_reason FROM articles WHERE url LIKE '%/signal-noise/%'")
     assert robots and all(r[0].startswith("robots:") for r in robots)
 

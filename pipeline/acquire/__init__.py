@@ -9,6 +9,7 @@ limits. Gives out: ``FetchResult`` (bytes with their headers, or a classified fa
 - ``robots``, ``robots_gate``: RFC 9309 rules for article pages, cached in the warehouse.
 - ``feeds``: RSS / Atom / RDF / JSON Feed bytes -> entries; ``sitemaps``: news sitemaps.
 - ``discover``: aggregator links unwrapped, feeds found on a page.
+- ``budget``: work budgets of parsing: items past the cap cut before parsing, a time limit.
 - ``documents``: one source's document, whatever its kind, fetched and read.
 - ``catalog``: what ``newswatch sources add URL`` finds a URL to be.
 

@@ -141,7 +141,9 @@ def sniff_kind(body: bytes, content_type: str | None) -> str:
 def _sniff_json(body: bytes) -> str:
     try:
         return json_kind(json.loads(body, strict=False))
-    except ValueError:  # includes UnicodeDecodeError; also the head of a large gzip body
+    # ValueError includes UnicodeDecodeError, the head of a large gzip body and numbers past
+    # Python's 4,300 digits; RecursionError is JSON nested too deep for the parser.
+    except (ValueError, RecursionError):
         head = _head_text(body)
     if _JSONFEED_VERSION.search(head):
         return "json-feed"

@@ -135,7 +135,8 @@ def read_document(fetcher: Fetcher, source: dict[str, Any], result: FetchResult,
     if source["kind"] == "sitemap" and robots_url(source["url"]):
         parsed = _robots(result)
     else:
-        parsed = parse_document(result.body, result.final_url, result.content_type, since=since)
+        parsed = parse_document(result.body, result.final_url, result.content_type, since=since,
+                                seconds=timeouts.feed)  # the parse gets the fetch's deadline again
     return _with_children(fetcher, parsed, since, timeouts) if parsed.children else parsed
 
 
@@ -177,7 +178,8 @@ def _child(fetcher: Fetcher, url: str, since: datetime, timeouts: Timeouts, got:
     got.fetched += 1
     try:
         result = fetcher.get(url, deadline=timeouts.feed, accept=FEED_ACCEPT)
-        child = parse_document(result.body, result.final_url, result.content_type, since=since)
+        child = parse_document(result.body, result.final_url, result.content_type, since=since,
+                               seconds=timeouts.feed)
     except SourceError as exc:
         got.errors.append(exc)
         got.warnings.append(f"child sitemap {url}: {exc}")

@@ -12,6 +12,7 @@ import html
 import io
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -19,8 +20,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import feedparser
+import feedparser.html
+import feedparser.mixin
+import feedparser.sanitizer
 
-from pipeline.acquire import discover, sitemaps
+from pipeline.acquire import budget, discover, sitemaps
 from pipeline.acquire.sitemaps import (
     absolute_http_url,
     short_hash,
@@ -32,6 +36,7 @@ from pipeline.models import FeedEntry, ParsedFeed
 
 MAX_ENTRIES = 2000
 MAX_URL_LENGTH = 2048
+MAX_JSON_NUMBER = 100  # characters of one JSON number; no feed field needs more
 _SUMMARY_CHARS = 1000
 _TAG = re.compile(r"<[A-Za-z/!][^>]*>")
 _CLOSED_FEED = re.compile(rb"</(?:[\w.-]+:)?(?:rss|feed|rdf)\s*>\s*$", re.IGNORECASE)
@@ -47,6 +52,14 @@ _WRAPPERS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     (re.compile(r"^out\.reddit\.com$"), "/", ("url",)),
     (re.compile(r"^(?:html\.)?duckduckgo\.com$"), "/l/", ("uddg",)),
 )
+# Start tags of feed items, and the closing tags that end a feed (budget.keep_first).
+_ITEM_TAG = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
+_FEED_TAIL = re.compile(rb"</(?:[\w.-]+:)?(?:channel|rss|feed|RDF)\s*>")
+_CALLBACKS = ("handle_data", "unknown_starttag", "unknown_endtag", "handle_entityref", "handle_charref")
+for _parser in (feedparser.mixin._FeedParserMixin, feedparser.html._BaseHTMLProcessor,
+                feedparser.sanitizer._HTMLSanitizer):
+    budget.watch(_parser, *_CALLBACKS)  # feedparser is one long call: its callbacks check the clock
+
 # Google News article tokens: only Google can turn them into the publisher's URL.
 _GOOGLE_NEWS_TOKEN = re.compile(r"^/(?:rss/|__i/rss/rd/)?(?:articles|read)/")
 
@@ -268,12 +281,20 @@ def parse_feed(body: bytes, base_url: str, content_type: str | None = None, *,
                                max_url_length=max_url_length)
     if not body.strip() or discover.sniff_kind(body, content_type) == "page":
         raise ParseError(base_url, _not_a_feed(body, {}, content_type))
+    body, unread = budget.keep_first(body, _ITEM_TAG, _FEED_TAIL, max_entries)
     parsed = feedparser.parse(io.BytesIO(body), response_headers=_headers(base_url, content_type))
     version = parsed.get("version") or ""
-    result = _fp_result(parsed, body, base_url, limits)
+    result = _with_unread(_fp_result(parsed, body, base_url, limits), unread, max_entries)
     if not result.entries and (parsed.get("bozo") or not version):
         raise ParseError(base_url, _not_a_feed(body, parsed, content_type))
     return result
+
+
+def _with_unread(parsed: ParsedFeed, unread: int, cap: int) -> ParsedFeed:
+    if not unread:
+        return parsed
+    return replace(parsed, dropped=parsed.dropped + unread,
+                   warnings=parsed.warnings + (f"{unread} entries past the first {cap} left unread",))
 
 
 def _fp_result(parsed: Any, body: bytes, base_url: str, limits: _Limits) -> ParsedFeed:
@@ -297,11 +318,33 @@ def _fp_warnings(parsed: Any) -> tuple[str, ...]:
 
 # --- JSON Feed 1.0 / 1.1 (https://www.jsonfeed.org/version/1.1/) -----------------------
 
+class _JsonLimit(ValueError):
+    """A JSON number past ``MAX_JSON_NUMBER`` characters."""
+
+
+def _json_int(text: str) -> int:
+    # Python refuses ints over 4,300 digits with a plain ValueError, after reading them.
+    if len(text) > MAX_JSON_NUMBER:
+        raise _JsonLimit(f"a number of {len(text)} characters (at most {MAX_JSON_NUMBER})")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    if len(text) > MAX_JSON_NUMBER:
+        raise _JsonLimit(f"a number of {len(text)} characters (at most {MAX_JSON_NUMBER})")
+    return float(text)
+
+
 def _load_json(body: bytes, base_url: str) -> Any:
     if not body.strip():
         raise ParseError(base_url, "not a feed: empty body")
-    try:
-        return json.loads(body, strict=False)  # strict=False: raw control chars in strings
+    try:  # strict=False: raw control chars in strings (hygiene removes them before storage)
+        return json.loads(body, strict=False, parse_int=_json_int, parse_float=_json_float)
+    except _JsonLimit as exc:
+        raise ParseError(base_url, f"JSON refused: {exc}", kind="too_large") from None
+    except RecursionError:  # json's C scanner counts its nesting against the recursion limit
+        raise ParseError(base_url, "JSON refused: nested deeper than the parser allows "
+                                   f"(about {sys.getrecursionlimit()} levels)", kind="too_large") from None
     except UnicodeDecodeError as exc:
         raise ParseError(base_url, f"broken JSON: not UTF-8 ({exc.reason})") from exc
     except json.JSONDecodeError as exc:
@@ -331,11 +374,17 @@ def _json_feed(doc: dict[str, Any], base_url: str, limits: _Limits) -> ParsedFee
     items = doc.get("items")
     if not isinstance(items, list):
         raise ParseError(base_url, "not a feed: JSON Feed without an \"items\" list")
-    drafts = [_json_item(i, base_url) for i in items if isinstance(i, dict)]
-    warnings = () if len(drafts) == len(items) else ("JSON Feed items that are not objects",)
-    return _finish("json", _plain(doc.get("title")),
-                   absolute_http_url(doc.get("home_page_url"), base_url),
-                   drafts, warnings, limits)
+    first = items[:limits.max_entries]  # the rest is never built
+    drafts = [_json_item(i, base_url) for i in first if isinstance(i, dict) and _budget_left()]
+    warnings = () if len(drafts) == len(first) else ("JSON Feed items that are not objects",)
+    parsed = _finish("json", _plain(doc.get("title")),
+                     absolute_http_url(doc.get("home_page_url"), base_url), drafts, warnings, limits)
+    return _with_unread(parsed, len(items) - len(first), limits.max_entries)
+
+
+def _budget_left() -> bool:
+    budget.check()
+    return True
 
 
 def parse_json_feed(body: bytes, base_url: str, *, max_entries: int = MAX_ENTRIES,
@@ -371,8 +420,10 @@ def _search_json(doc: Any, base_url: str, limits: _Limits) -> ParsedFeed:
         raise ParseError(base_url, "not a search result list: JSON without an "
                                    "\"articles\" list")
     items = doc.get("articles") or []
-    drafts = [_search_item(i, base_url) for i in items if isinstance(i, dict)]
-    return _finish("search-json", None, None, drafts, (), limits)
+    first = items[:limits.max_entries]
+    drafts = [_search_item(i, base_url) for i in first if isinstance(i, dict) and _budget_left()]
+    return _with_unread(_finish("search-json", None, None, drafts, (), limits),
+                        len(items) - len(first), limits.max_entries)
 
 
 def parse_search_json(body: bytes, base_url: str, *, max_entries: int = MAX_ENTRIES,
@@ -406,20 +457,32 @@ def _parse_json_document(body: bytes, base_url: str, limits: _Limits) -> ParsedF
 
 def parse_document(body: bytes, base_url: str, content_type: str | None = None, *,
                    max_entries: int = MAX_ENTRIES, max_url_length: int = MAX_URL_LENGTH,
-                   max_bytes: int = sitemaps.MAX_BYTES, since: datetime | None = None
-                   ) -> ParsedFeed:
+                   max_bytes: int = sitemaps.MAX_BYTES, since: datetime | None = None,
+                   seconds: float | None = None) -> ParsedFeed:
     """Read whatever a source served: JSON Feed, search JSON, RSS/Atom/RDF or a sitemap.
 
     Sitemap indexes come back with ``kind="sitemap-index"`` and their ``children``.
     ``since`` only filters sitemaps (feeds are short; the store skips what it has seen).
+    ``seconds`` is the time budget of the parse (ParseError "too_large" past it).
     """
+    try:
+        with budget.deadline(seconds):
+            return _parse_any(body, base_url, content_type, _Limits(max_entries, max_url_length),
+                              max_bytes, since)
+    except budget.OverBudget:
+        raise ParseError(base_url, f"parse stopped: over its time budget of {seconds:g} s",
+                         kind="too_large") from None
+
+
+def _parse_any(body: bytes, base_url: str, content_type: str | None, limits: _Limits,
+               max_bytes: int, since: datetime | None) -> ParsedFeed:
     if sitemaps.is_gzip(body):
         body = sitemaps.gunzip(body, base_url, max_bytes=max_bytes)
     if discover.looks_like_json(body):
-        return _parse_json_document(body, base_url, _Limits(max_entries, max_url_length))
+        return _parse_json_document(body, base_url, limits)
     if discover.sniff_kind(body, content_type) == "sitemap":
         return _from_sitemap(sitemaps.parse_sitemap(
-            body, base_url, since=since, max_entries=max_entries,
-            max_url_length=max_url_length, max_bytes=max_bytes))
-    return parse_feed(body, base_url, content_type, max_entries=max_entries,
-                      max_url_length=max_url_length)
+            body, base_url, since=since, max_entries=limits.max_entries,
+            max_url_length=limits.max_url_length, max_bytes=max_bytes))
+    return parse_feed(body, base_url, content_type, max_entries=limits.max_entries,
+                      max_url_length=limits.max_url_length)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import functools
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -43,6 +44,7 @@ from pipeline.errors import FetchError
 from pipeline.models import FetchResult
 
 MAX_URL_LENGTH = 2048
+_URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _REDIRECTS = (301, 302, 303, 307, 308)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -143,8 +145,15 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             raise FetchError(original, f"timed out after {seconds:g} s ({type(exc).__name__})",
                              kind="timeout") from exc
+        except httpx.RemoteProtocolError as exc:
+            kind = "redirects" if "location" in str(exc).lower() else "network"
+            raise FetchError(original, f"network error: {_reason(exc)}", kind=kind) from exc
         except httpx.HTTPError as exc:
             raise FetchError(original, f"network error: {_reason(exc)}", kind="network") from exc
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # Not HTTPErrors. Our own URL was checked above, so this is httpx reading the
+            # Location of a redirect (data:, javascript:, mailto: ...), even unfollowed.
+            raise FetchError(original, f"bad redirect: {_reason(exc)}", kind="redirects") from exc
 
     def _pinned_request(self, original: str, url: str) -> tuple[str, dict[str, str], dict]:
         parts = _checked_url(original, url)
@@ -342,6 +351,8 @@ def _checked_url(original: str, url: str) -> object:
     kind, what = ("bad_url", "") if url == original else ("redirects", "redirect to ")
     if len(url) > MAX_URL_LENGTH:
         raise FetchError(original, f"{what}URL longer than {MAX_URL_LENGTH} characters", kind=kind)
+    if _URL_CONTROLS.search(url):
+        raise FetchError(original, f"{what}URL with control characters: {url[:200]!r}", kind=kind)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(original, f"{what}not an http(s) URL: {url[:200]}", kind=kind)

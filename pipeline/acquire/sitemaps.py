@@ -15,22 +15,27 @@ import hashlib
 import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from pipeline.acquire.budget import check, keep_first
 from pipeline.errors import ParseError
 from pipeline.models import FeedEntry
 
 GZIP_MAGIC = b"\x1f\x8b"  # RFC 1952 section 2.3.1
 MAX_BYTES = 15 * 1024 * 1024  # same cap as the fetcher's decoded-body cap
+MAX_URLS = 50_000  # sitemaps.org: a sitemap file lists at most 50,000 URLs; the rest is not read
 _CHUNK = 64 * 1024
+_ITEM_TAG = re.compile(rb"<(?:[\w.-]+:)?(?:url|sitemap)[\s/>]")
+_TAIL = re.compile(rb"</(?:[\w.-]+:)?(?:urlset|sitemapindex)\s*>")
 _LENIENT = " (read leniently)"
 _CLOSED = re.compile(rb"</(?:[\w.-]+:)?(?:urlset|sitemapindex)\s*>\s*$")
 _ROBOTS_SITEMAP = re.compile(r"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"^https?://[^/?#]", re.IGNORECASE)
+_LINK_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
 _POSITION = re.compile(r", line \d+, column \d+$")  # lxml repeats the position in msg
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
@@ -83,11 +88,20 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def _controls_encoded(link: str) -> str:
+    """As a browser reads a link (WHATWG URL): tabs and line breaks dropped, the other
+    control characters percent-encoded, so none reaches a request or the warehouse."""
+    if not _LINK_CONTROLS.search(link):
+        return link
+    link = re.sub(r"[\t\n\r]", "", link)
+    return _LINK_CONTROLS.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), link)
+
+
 def absolute_http_url(link: str | None, base_url: str) -> str | None:
     """``link`` resolved against ``base_url``; None unless it is http(s) with a host."""
     if not link or not link.strip():
         return None
-    link = link.strip()
+    link = _controls_encoded(link.strip())
     try:
         # urljoin is the slow part of reading a big sitemap; absolute links skip it.
         url = link if _ABSOLUTE.match(link) else urljoin(base_url, link)
@@ -235,7 +249,7 @@ def parse_sitemap(body: bytes, base_url: str, *, since: datetime | None = None,
     With ``since``, URLs and child sitemaps dated before it are skipped (undated ones are
     kept). Over ``max_entries``, the most recent are kept, in document order.
     """
-    body = _plain_body(body, base_url, max_bytes)
+    body, unread = keep_first(_plain_body(body, base_url, max_bytes), _ITEM_TAG, _TAIL, MAX_URLS)
     root, warnings = _parse_xml(body, base_url)
     limits = _Limits(since, max_entries, max_url_length)
     name = _local(root)
@@ -250,6 +264,9 @@ def parse_sitemap(body: bytes, base_url: str, *, since: datetime | None = None,
     if warnings and not (doc.entries or doc.children or doc.skipped):
         # Broken XML that yielded nothing is a failure, not an empty sitemap.
         raise ParseError(base_url, f"not a sitemap: {warnings[0].removesuffix(_LENIENT)}")
+    if unread:
+        doc = replace(doc, dropped=doc.dropped + unread, warnings=doc.warnings + (
+            f"{unread} URLs past the first {MAX_URLS} left unread (the protocol's limit)",))
     return doc
 
 
@@ -301,6 +318,7 @@ def _urlset(items: tuple[list[etree._Element], int], base_url: str, limits: _Lim
     skipped = 0
     elements, dropped = items
     for el in elements:
+        check()
         entry = _url_entry(el, base_url)
         if entry is None or entry.key in seen or len(entry.url or "") > limits.max_url_length:
             dropped += 1
@@ -322,6 +340,7 @@ def _index(items: tuple[list[etree._Element], int], base_url: str, limits: _Limi
     skipped = 0
     elements, dropped = items
     for el in elements:
+        check()
         kids = _kids(el)
         url = absolute_http_url(_text(kids.get("loc")), base_url)
         lastmod = w3c_datetime(_text(kids.get("lastmod")))

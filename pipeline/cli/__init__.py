@@ -1,7 +1,8 @@
 """The command line: parse input, call one job, map reports and errors to exit codes.
 
 One module per command family (``ingest``: run, daemon, config; ``sources``; ``query``;
-``digest``; ``story``: explain, rescore, eval; ``reextract``); ``common`` holds the exit codes and the
+``digest``; ``story``: explain, rescore, eval; ``reextract``; ``backfill``: backfill, compact,
+export); ``common`` holds the exit codes and the
 row printer they share.
 
 Exit codes:
@@ -30,6 +31,7 @@ from pipeline.cli.common import (
     EXIT_STRICT,
     EXIT_UNDELIVERED,
 )
+from pipeline.cli.backfill import BACKFILL_COMMANDS
 from pipeline.cli.digest import DIGEST_COMMANDS
 from pipeline.cli.ingest import INGEST_COMMANDS
 from pipeline.cli.query import QUERY_COMMANDS
@@ -38,6 +40,7 @@ from pipeline.cli.sources import SOURCE_COMMANDS
 from pipeline.cli.story import STORY_COMMANDS
 from pipeline.config import ENV_CONFIG, load_settings, resolve_config_dir
 from pipeline.errors import ConfigError, LockedError, NewswatchError, StoreError
+from pipeline.store.hygiene import escape_controls
 
 __all__ = ["COMMANDS", "EXIT_CONFIG", "EXIT_INTERNAL", "EXIT_LOCKED", "EXIT_OK", "EXIT_STORE", "EXIT_STRICT",
            "EXIT_UNDELIVERED", "build_parser", "main"]
@@ -66,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, tuple[Callable[..., int], str, str, Callable[[argparse.ArgumentParser], None]]] = {
     **INGEST_COMMANDS, **SOURCE_COMMANDS, **QUERY_COMMANDS, **DIGEST_COMMANDS, **STORY_COMMANDS,
     **REEXTRACT_COMMANDS,
+    **BACKFILL_COMMANDS,
 }
 
 
@@ -95,6 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(exc: NewswatchError, code: int) -> int:
-    print(f"newswatch: {exc.describe()}", file=sys.stderr)
+    print(f"newswatch: {escape_controls(exc.describe(), keep_lines=True)}", file=sys.stderr)
     return code
 

@@ -6,6 +6,7 @@ import argparse
 import csv
 import io
 import json
+import re
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -14,9 +15,11 @@ from pipeline.config import (
     Settings,
 )
 from pipeline.errors import StoreError
+from pipeline.store.hygiene import escape_controls
 
 EXIT_OK, EXIT_INTERNAL, EXIT_CONFIG, EXIT_LOCKED, EXIT_STORE, EXIT_STRICT = 0, 1, 2, 3, 4, 5
 EXIT_UNDELIVERED = 6  # digest --send: a digest was not delivered
+_JSON_CONTROLS = re.compile(r"[\x7f-\x9f]")  # DEL and C1: json.dumps escapes only C0
 
 EPILOG = (f"Configuration folder: --config DIR, else ${ENV_CONFIG}, else ./config.\n"
           "Exit codes: 0 done, 1 internal error, 2 usage/config error, 3 warehouse locked by "
@@ -47,8 +50,12 @@ def print_query(settings: Settings, sql: str, fmt: str) -> int:
 
 
 def render_rows(cols: list[str], rows: list[tuple], fmt: str) -> str:
+    """Rows as text for a terminal or a pipe; no control character is written raw (a
+    warehouse filled before the hygiene of issue 10 may hold some)."""
     if fmt == "json":
-        return json.dumps([dict(zip(cols, r)) for r in rows], default=_json_value, indent=2, ensure_ascii=False)
+        text = json.dumps([dict(zip(cols, r)) for r in rows], default=_json_value, indent=2, ensure_ascii=False)
+        return _JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)  # JSON escapes C0 itself
+    cols = [escape_controls(c) for c in cols]
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -67,7 +74,7 @@ def _cell(v: Any) -> str:
         return ""
     if isinstance(v, datetime):
         return v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if v.tzinfo else str(v)
-    return " ".join(str(v).split())
+    return escape_controls(" ".join(str(v).split()))
 
 
 def _table(cols: list[str], rows: list[tuple], width: int = 60) -> str:

@@ -17,6 +17,7 @@ from pipeline.config import (
     effective_settings,
 )
 from pipeline.models import SourceOutcome, format_report
+from pipeline.store.hygiene import escape_controls
 
 
 def _args_run(p: argparse.ArgumentParser) -> None:
@@ -31,7 +32,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     progress = _progress_printer() if sys.stderr.isatty() and not args.quiet else None
     report = ingest(settings, datetime.now(timezone.utc), force=args.force, progress=progress)
-    print(format_report(report, verbose=not args.quiet))
+    print(escape_controls(format_report(report, verbose=not args.quiet), keep_lines=True))  # errors quote servers
     if args.strict and report.sources_failed:
         return EXIT_STRICT
     return EXIT_OK
@@ -40,7 +41,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def _progress_printer() -> Callable[..., None]:
     def show(source_id: str, done: int, total: int, outcome: SourceOutcome | None, detail: str = "") -> None:
         state = detail or "..." if outcome is None else ("ok" if outcome.ok else f"FAILED ({outcome.error_kind})")
-        line = f"[{done}/{total}] {source_id} {state}"
+        line = escape_controls(f"[{done}/{total}] {source_id} {state}")
         width = shutil.get_terminal_size((100, 20)).columns - 1
         sys.stderr.write(f"\r\033[K{line[:width]}")
         if done == total and outcome is not None:

@@ -74,6 +74,13 @@ SETTINGS: dict[str, dict[str, Setting]] = {
                                     "(intervals adapt between min_poll_minutes and this)"),
         "max_backoff_hours": Setting("float", 24.0, "longest pause after repeated failures"),
     },
+    "backfill": {
+        "shards": Setting("str", "../warehouse/backfill",
+                          "folder of backfill's Parquet shards and manifests, relative to the config "
+                          "folder; on a cluster, a folder every worker can write"),
+        "workers": Setting("int", 0, "processes of the local pool; 0: one per core"),
+        "scheduler": Setting("str", "", "Dask scheduler address (tcp://host:8786); empty: local pool"),
+    },
     "digest": {
         "time": Setting("time", "07:00", "daemon: local time the daily digest is sent (HH:MM)"),
         "timezone": Setting("tz", "UTC", "IANA timezone of the digest time and its day"),

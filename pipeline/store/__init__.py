@@ -13,6 +13,9 @@ is then fetched again (without validators) by the next run.
     outbox.py     the digest's content and its outbox
     discovery.py  unresolved aggregator items
     archived.py   articles whose pages are archived (``newswatch reextract``)
+    hygiene.py    control characters removed before any write, escaped before printing
+    backfill.py   loading archive shards, exporting a story as Parquet
+    parquet.py    Parquet written and merged without the warehouse (backfill workers)
 """
 
 from __future__ import annotations
@@ -25,13 +28,23 @@ from pipeline.errors import LockedError, StoreError
 
 from .analysis import AnalysisQueries
 from .archived import ArchivedQueries
+from .backfill import BackfillQueries, SnapshotQueries
 from .clusters import ClusterQueries
-from .core import Batch, Core, article_id_for, lock_is_held, sql_files, writer_lock
+from .core import (
+    Batch,
+    Core,
+    article_id_for,
+    is_storage_error,
+    lock_is_held,
+    sql_files,
+    storage_errors,
+    writer_lock,
+)
 from .discovery import DiscoveryQueries
 from .outbox import OutboxQueries
 
-__all__ = ["Batch", "Store", "article_id_for", "lock_is_held", "open_reader", "open_writer",
-           "sql_files", "writer_lock"]
+__all__ = ["Batch", "Store", "article_id_for", "is_storage_error", "lock_is_held", "open_reader",
+           "open_writer", "sql_files", "storage_errors", "writer_lock"]
 
 
 # A lookup of IN_CHUNK keys finds a little more than IN_CHUNK rows (keys shared by several
@@ -40,7 +53,8 @@ __all__ = ["Batch", "Store", "article_id_for", "lock_is_held", "open_reader", "o
 INDEX_SCAN = "SET index_scan_max_count = 20000"
 
 
-class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, Core):
+class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, BackfillQueries,
+            SnapshotQueries, Core):
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 
@@ -50,6 +64,11 @@ def open_writer(path: Path) -> Store:
     try:
         con = duckdb.connect(str(path))
     except duckdb.Error as exc:
+        if "lock" in str(exc).lower():
+            # DuckDB's own file lock: another job holds the warehouse although our lock
+            # file let us in (someone deleted the lock file while that job ran).
+            raise LockedError(f"another process is writing to {path}: "
+                              f"{str(exc).splitlines()[0][:300]}") from exc
         raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
     store = Store(con, path)
     store.con.execute("SET TimeZone = 'UTC'")

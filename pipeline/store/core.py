@@ -3,12 +3,13 @@ and the batch of one source (the package docstring says how the warehouse is sha
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any, Iterator, Sequence
 import duckdb
 
 from pipeline.errors import LockedError, StoreError
+
+from .hygiene import clean_record, clean_row
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -33,6 +36,31 @@ def sql_files(kind: str) -> list[tuple[str, str]]:
         folder = Path(__file__).resolve().parents[2] / "warehouse" / kind
     files = [f for f in folder.iterdir() if f.name.endswith(".sql")]
     return [(f.name, f.read_text(encoding="utf-8")) for f in sorted(files, key=lambda f: f.name)]
+
+
+# What a full disk, a read-only or failing device, or a database invalidated by them
+# raises: storage errors stop the job (exit 4); any other error is the source's own.
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in _STORAGE_ERRNOS
+    return isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException))
+
+
+@contextmanager
+def storage_errors(warehouse: Path) -> Iterator[None]:
+    """Storage errors inside the block become one StoreError naming the warehouse."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        if not is_storage_error(exc):
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
+        raise StoreError(f"cannot write the warehouse {warehouse}: {reason}") from exc
 
 
 def article_id_for(canonical: str) -> str:
@@ -255,7 +283,9 @@ class Core:
 
     # -- the batch of one source -----------------------------------------------------------
     def save_batch(self, batch: Batch) -> None:
-        """Everything one source produced, in one transaction with its poll state."""
+        """Everything one source produced, in one transaction with its poll state. Every
+        write of fetched material passes here, so here its text is cleaned (``hygiene``)."""
+        batch = _cleaned(batch)
         with self.transaction():
             self._save_outlets(batch.outlets)
             self._save_articles(batch.articles)
@@ -379,6 +409,15 @@ class Batch:
     source_state: dict[str, Any] = field(default_factory=dict)
     rescore: list[str] = field(default_factory=list)  # articles whose text changed: old scores go
     relink: list[str] = field(default_factory=list)  # ... and their near-duplicate links (reextract)
+
+
+def _cleaned(batch: Batch) -> Batch:
+    """The batch without control characters in any text it carries (hygiene)."""
+    return replace(
+        batch, outlets=[clean_row(r) for r in batch.outlets],
+        articles=[clean_record(a) for a in batch.articles], urls=[clean_row(r) for r in batch.urls],
+        sightings=[clean_row(r) for r in batch.sightings], fetch_log=[clean_row(r) for r in batch.fetch_log],
+        source_state=clean_record(batch.source_state))
 
 
 def _unique(rows: Sequence[Sequence[Any]], key_len: int) -> list[tuple]:

@@ -1,0 +1,169 @@
+"""One WARC file -> Parquet shards of article rows. Runs in a pool process or a Dask
+worker; never opens the warehouse.
+
+Each kept page becomes exactly the ``articles`` row ``newswatch run`` would store for it
+(``refresh._article_row`` after ``refresh._own_identity``), plus what the loader needs: the
+page's URL keys, its MinHash signature and band keys, its outlet, and where in which
+archive it was found.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Sequence
+
+from pipeline.acquire.warc import PageFilter, ReadStats, WarcPage, iter_pages
+from pipeline.backfill import shards
+from pipeline.config.settings import Outlet
+from pipeline.config.stories import StoryDef
+from pipeline.content import fingerprint as fp
+from pipeline.content.extract import extract_page
+from pipeline.content.outlets import OutletResolver
+from pipeline.errors import ExtractError
+from pipeline.models import Article
+from pipeline.refresh import _article_row, _own_identity  # noqa: PLC2701 - see _RowContext
+from pipeline.store import article_id_for
+from pipeline.story.decisions import StoryReference, score_article
+from pipeline.story.scorer import build_reference
+
+
+def page_article(body: bytes, url: str, headers: Sequence[tuple[str, str]], captured: datetime) -> Article:
+    """The one adapter between an archived response and an ``Article``: the same
+    extraction ``newswatch run`` applies to a fetched page. Headers and capture date are
+    passed so that a page -> Article function that also reads the charset header and
+    dates' provenance can take its place without touching the rest of backfill."""
+    return extract_page(body, url, dict(headers))  # issue 9's reader: the charset header counts
+
+
+@dataclass(frozen=True)
+class StoryFilter:
+    """A story and its seed texts, sent to workers (which may not see the config folder);
+    each worker process builds the reference once."""
+
+    story: StoryDef
+    seeds: tuple[tuple[str, str], ...]  # (seed file, text)
+
+    def reference(self) -> StoryReference:
+        key = (self.story, self.seeds)
+        if key not in _REFERENCES:
+            _REFERENCES[key] = StoryReference(build_reference(self.story, self.seeds),
+                                              frozenset(name for name, _ in self.seeds))
+        return _REFERENCES[key]
+
+
+_REFERENCES: dict[tuple[StoryDef, tuple[tuple[str, str], ...]], StoryReference] = {}
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """Everything one task needs, picklable (pool and Dask alike)."""
+
+    warc: str
+    shard_root: str
+    wanted: PageFilter
+    outlets: tuple[Outlet, ...]
+    story: StoryFilter | None = None  # keep only pages this story does not rule out
+    max_body: int = 15 * 1024 * 1024
+
+
+COUNTED = ("records", "pages", "not_html", "not_ok", "unreadable", "kept", "off_story")  # summed over files
+
+
+@dataclass(frozen=True)
+class FileResult:
+    warc: str
+    key: str
+    done: bool  # shards and manifest written (now or by an earlier invocation)
+    skipped: bool = False  # done before: nothing read
+    records: int = 0
+    pages: int = 0
+    not_html: int = 0
+    not_ok: int = 0
+    unreadable: int = 0
+    kept: int = 0
+    off_story: int = 0
+    extract_failed: tuple[tuple[str, int], ...] = ()
+    errors: tuple[str, ...] = ()
+    seconds: float = 0.0
+    pid: int = field(default_factory=os.getpid)
+
+
+def run_task(task: FileTask) -> FileResult:
+    """Read one file into shards; a file done before is not read again."""
+    path, root = Path(task.warc), Path(task.shard_root)
+    try:
+        key = shards.warc_key(path)
+    except OSError as exc:
+        return FileResult(task.warc, "", False, errors=(f"{task.warc}: cannot read: {exc.strerror or exc}",))
+    done = shards.manifest(root, key)
+    if done is not None:
+        return FileResult(task.warc, key, True, skipped=True, records=done.get("records", 0),
+                          kept=done.get("kept", 0))
+    return _read_file(task, path, root, key)
+
+
+def _read_file(task: FileTask, path: Path, root: Path, key: str) -> FileResult:
+    started, stats, failed = time.monotonic(), ReadStats(), Counter()
+    resolver, rows, off_story = OutletResolver(task.outlets), [], 0
+    story = task.story.reference() if task.story is not None else None
+    work = shards.start_work(root, key)  # its name says which process holds the file
+    try:
+        for page in iter_pages(path, task.wanted, stats, max_body=task.max_body):
+            row = _row(page, key, path.name, resolver, failed)
+            if row is not None and story is not None and score_article(story, row).decision == "not":
+                off_story, row = off_story + 1, None
+            if row is not None:
+                rows.append(row)
+    except OSError as exc:
+        shards.abandon_work(work)
+        return FileResult(task.warc, key, False, errors=(f"{task.warc}: cannot read: {exc.strerror or exc}",))
+    result = FileResult(task.warc, key, True, records=stats.records, pages=stats.pages,
+                        not_html=stats.not_html, not_ok=stats.not_ok, unreadable=stats.unreadable, kept=len(rows),
+                        off_story=off_story, extract_failed=tuple(sorted(failed.items())),
+                        errors=tuple(stats.errors[:20]), seconds=round(time.monotonic() - started, 3))
+    shards.finish_work(root, key, work, rows, result.__dict__)
+    return result
+
+
+@dataclass(frozen=True)
+class _RowContext:
+    """What ``refresh._own_identity`` and ``refresh._article_row`` read of a poll's
+    context. Backfill calls exactly the functions ``run`` stores a page with, so whatever
+    they come to write (columns added by other issues) backfill writes too; they stay
+    private to ``refresh`` for now to keep parallel branches' merges small."""
+
+    resolver: OutletResolver
+    now: datetime  # the capture time: an archived page was first seen when it was captured
+    run_id: int | None  # set by the loader
+
+
+def _row(page: WarcPage, key: str, warc_name: str, resolver: OutletResolver,
+         failed: Counter[str]) -> dict[str, Any] | None:
+    try:
+        article = page_article(page.body, page.url, page.headers, page.captured)
+    except ExtractError as exc:
+        failed[exc.reason] += 1
+        return None
+    except Exception as exc:  # noqa: BLE001 - one page that crashes the extractor is one page
+        failed[f"crashed: {type(exc).__name__}"] += 1
+        return None
+    ctx = _RowContext(resolver, page.captured, None)
+    article, declared = _own_identity(ctx, article)  # type: ignore[arg-type]
+    outlet = resolver.resolve(article.url, article.site_name)
+    print_ = fp.fingerprint(article.text)
+    row = _article_row(ctx, article_id_for(article.canonical_url), article, outlet, print_)  # type: ignore[arg-type]
+    row.update(
+        declared_canonical=declared,
+        url_keys=sorted({fp.canonical_url(page.url), fp.canonical_url(article.url), article.canonical_url}),
+        minhash=list(print_.minhash), bands=list(print_.bands),
+        outlet_name=outlet.name if outlet else None, outlet_domain=outlet.domain if outlet else None,
+        outlet_configured=bool(outlet and outlet.configured),
+        warc_key=key, warc_name=warc_name, record_id=page.record_id, record_offset=page.offset,
+        captured_at=page.captured, source=outlet.outlet_id if outlet else page.host,
+        month=page.captured.strftime("%Y-%m"))
+    return row

@@ -1,0 +1,262 @@
+"""Issue 13: backfill from WARC archives, through the real command.
+
+The loopback newsroom is ingested once by `newswatch run`; the pages it extracted are
+then fetched again from the newsroom and written into a WARC file at test time (FastWARC,
+one gzip member per record, with request records, an image, a page of an unwanted host
+and a truncated record among them). `newswatch backfill` of that file into a second
+warehouse must give the same articles and the same scores.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import threading
+from datetime import timedelta
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import make_site, rows, start_newswatch, table_contents
+from newsroom import Newsroom
+from warcfiles import CAPTURED, archive_of, newsroom_pages, record, write_warc
+
+from pipeline.acquire.warc import PageFilter, ReadStats, iter_pages
+from pipeline.backfill import shards
+
+ARTICLE_COLUMNS = ("article_id", "canonical_url", "url", "outlet_id", "status", "title", "author",
+                   "published_at", "site_name", "language", "description", "body", "content_hash",
+                   "word_count", "declared_canonical")
+SCORE_COLUMNS = ("story_id", "article_id", "score", "decision", "in_window", "nearest_seed", "lexical")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    """(room, fetched site, the newsroom's extracted pages as a WARC, hosts file)."""
+    tmp = tmp_path_factory.mktemp("backfill")
+    with Newsroom() as room:
+        fetched = make_site(room, tmp / "fetched")
+        result = fetched.run("run", "--all")
+        assert result.returncode == 0, result.stderr
+        urls = [r[0] for r in rows(fetched.warehouse, "SELECT url FROM articles WHERE status = 'extracted' "
+                                                      "ORDER BY url")]
+        warc = write_warc(tmp / "news-0001.warc.gz", archive_of(newsroom_pages(urls)))
+        hosts = tmp / "hosts.txt"
+        hosts.write_text("# the newsroom\n127.0.0.1\n", encoding="utf-8")
+        yield room, fetched, warc, hosts
+
+
+def backfilled(room: Newsroom, tmp: Path, *args: str):
+    site = make_site(room, tmp)
+    result = site.run("backfill", *args)
+    assert result.returncode == 0, result.stderr
+    return site, json.loads(result.stdout)
+
+
+def article_rows(warehouse: Path) -> list[tuple]:
+    return rows(warehouse, f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles WHERE status = 'extracted' "
+                           "ORDER BY article_id")
+
+
+def score_rows(warehouse: Path) -> list[tuple]:
+    return rows(warehouse, f"SELECT {', '.join(SCORE_COLUMNS)} FROM story_scores s JOIN articles a "
+                           "USING (article_id) WHERE a.status = 'extracted' ORDER BY 1, 2")
+
+
+def test_backfilled_articles_and_scores_equal_fetched_ones_and_stay_so(world, tmp_path):
+    room, fetched, warc, hosts = world
+    copy = tmp_path / "news-0002.warc.gz"  # the same pages captured again, in another file
+    copy.write_bytes(warc.read_bytes() + record("http://127.0.0.1:9/extra", b"<html></html>"))
+    site, summary = backfilled(room, tmp_path / "site", str(warc), str(copy), "--hosts", str(hosts),
+                               "--workers", "2")
+    assert article_rows(site.warehouse) == article_rows(fetched.warehouse)
+    assert score_rows(site.warehouse) == score_rows(fetched.warehouse)
+    assert {r[3] for r in score_rows(site.warehouse)} >= {"relevant", "not"}
+    articles = len(article_rows(fetched.warehouse))
+    assert summary["articles_kept"] == 2 * articles and summary["loaded"]["new_articles"] == articles
+    assert summary["loaded"]["new_sightings"] == 2 * articles  # one article, two captures
+    channels = rows(site.warehouse, "SELECT DISTINCT channel, source_id FROM discovery_channels")
+    assert channels == [("backfill", "backfill")]
+    # compact, then a second invocation: neither changes what is stored
+    root = site.warehouse.parent / "backfill"
+    before, files = _shard_rows(root), len(list((root / shards.PAGES).rglob("*.parquet")))
+    result = site.run("compact")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["partitions_merged"] > 0
+    assert len(list((root / shards.PAGES).rglob("*.parquet"))) < files
+    assert _shard_rows(root) == before
+    tables = ["articles", "article_urls", "sightings", "story_scores", "clusters", "lsh_bands", "backfill_files"]
+    contents = table_contents(site.warehouse, tables)
+    again = site.run("backfill", str(warc), str(copy), "--hosts", str(hosts))
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert (summary["files_done_before"], summary["records"], summary["loaded"]["files"]) == (2, 0, 0)
+    assert table_contents(site.warehouse, tables) == contents
+
+
+def test_reader_skips_other_records_and_reads_past_a_truncated_one(world):
+    room, fetched, warc, hosts = world
+    stats = ReadStats()
+    pages = list(iter_pages(warc, PageFilter(frozenset({"127.0.0.1"})), stats))
+    expected = [r[0] for r in rows(fetched.warehouse, "SELECT url FROM articles WHERE status = 'extracted' "
+                                                      "ORDER BY url")]
+    assert sorted(p.url for p in pages) == expected  # every page, also those after the cut
+    assert (stats.not_html, stats.not_ok, stats.unreadable) == (1, 1, 1)
+    assert "unwanted.localhost" not in {p.host for p in pages}
+    everything = ReadStats()
+    assert len(list(iter_pages(warc, PageFilter(), everything))) == len(pages) + 1  # the other host
+
+
+def test_plain_and_whole_file_gzip_archives_read_alike_and_resync(tmp_path):
+    body = b"<html><body>" + b"<p>a few words of text</p>" * 30 + b"</body></html>"
+    plain = b"".join(record(f"http://127.0.0.1/{i}", body, compress=False) for i in range(3))
+    cut = plain[: len(plain) * 2 // 3] + b"garbage\r\n" + record("http://127.0.0.1/x", body, compress=False)
+    files = {"plain.warc": plain, "whole.warc.gz": gzip.compress(plain), "cut.warc": cut}
+    found = {}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        stats = ReadStats()
+        found[name] = ([p.url for p in iter_pages(tmp_path / name, PageFilter(), stats)], stats.unreadable)
+    urls = [f"http://127.0.0.1/{i}" for i in range(3)]
+    assert found["plain.warc"] == found["whole.warc.gz"] == (urls, 0)
+    assert found["cut.warc"] == (urls[:2] + ["http://127.0.0.1/x"], 1)
+
+
+def test_story_option_keeps_only_pages_the_story_does_not_rule_out(world, tmp_path):
+    room, fetched, warc, hosts = world
+    garbage = tmp_path / "garbage.warc.gz"
+    garbage.write_bytes(b"this is not an archive\n" * 50)
+    listing = tmp_path / "files.txt"  # bad inputs are named and the rest is read
+    listing.write_text(f"{warc}\nmissing.warc.gz\n{garbage}\n", encoding="utf-8")
+    site, summary = backfilled(room, tmp_path / "site", str(listing), "--story", "rsi-pause")
+    assert summary["files"] == 3 and summary["files_failed"] == 1
+    assert any("missing.warc.gz" in e for e in summary["errors"])
+    assert any("garbage.warc.gz" in e for e in summary["errors"])
+    ruled_out = rows(fetched.warehouse, "SELECT count(*) FROM story_scores s JOIN articles a USING (article_id) "
+                                        "WHERE a.status = 'extracted' AND s.decision = 'not'")[0][0]
+    assert ruled_out > 0 and summary["off_story"] >= ruled_out
+    assert rows(site.warehouse, "SELECT count(*) FROM story_scores s JOIN articles a USING (article_id) "
+                                "WHERE a.status = 'extracted' AND s.decision = 'not'") == [(0,)]
+    kept = {r[0] for r in article_rows(site.warehouse)}
+    assert kept and kept < {r[0] for r in article_rows(fetched.warehouse)}
+
+
+def test_export_writes_a_snapshot_duckdb_reads_back(world, tmp_path):
+    room, fetched, warc, hosts = world
+    result = fetched.run("export", str(tmp_path / "out"), "--story", "rsi-pause")
+    assert result.returncode == 0, result.stderr
+    folder = Path(json.loads(result.stdout)["folder"])
+    about = json.loads((folder / "snapshot.json").read_text(encoding="utf-8"))
+    assert about["newswatch_version"] and about["story_definition"]["id"] == "rsi-pause"
+    assert "[warehouse]" in about["settings"]
+    con = duckdb.connect()
+    try:
+        daily = con.execute(f"SELECT * FROM '{folder / 'story_daily.parquet'}' ORDER BY day").fetchall()
+        scores = con.execute(f"SELECT count(*) FROM '{folder / 'story_scores.parquet'}'").fetchone()[0]
+    finally:
+        con.close()
+    assert daily == rows(fetched.warehouse, "SELECT * FROM story_daily WHERE story_id = 'rsi-pause' ORDER BY day")
+    assert scores == about["files"]["story_scores.parquet"] > 0
+
+
+def _shard_rows(root: Path) -> list[tuple]:
+    con = duckdb.connect()
+    try:
+        return sorted(con.execute(f"SELECT warc_key, record_id, article_id, source, month FROM read_parquet("
+                                  f"'{shards.shard_glob(root)}', hive_partitioning = true)").fetchall())
+    finally:
+        con.close()
+
+
+def test_a_killed_backfill_resumes_without_duplicates(world, tmp_path):
+    room, fetched, warc, hosts = world
+    big = _big_warc(warc, tmp_path / "big.warc.gz", copies=4)
+    site = make_site(room, tmp_path / "site")
+    proc = start_newswatch(["backfill", str(big), "--workers", "1"], config=site.config, cwd=site.cwd)
+    root = site.warehouse.parent / "backfill"
+    worker = _wait_for_work(root, proc)
+    os.kill(worker, signal.SIGKILL)  # the pool process, in the middle of the file
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err  # the coordinator names the file and carries on
+    cut = json.loads(out)
+    assert cut["files_failed"] == 1 and "not finished" in cut["errors"][0] and cut["loaded"]["files"] == 0
+    assert not shards.done_keys(root)
+    result = site.run("backfill", str(big))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["files_read"] == 1 and summary["articles_kept"] == summary["loaded"]["new_sightings"]
+    assert len(_shard_rows(root)) == len({r[:2] for r in _shard_rows(root)}) == summary["articles_kept"]
+    assert {r[0] for r in article_rows(site.warehouse)} >= {r[0] for r in article_rows(fetched.warehouse)}
+
+
+def _big_warc(warc: Path, target: Path, copies: int) -> Path:
+    """The pages again and again under other URLs: a file long enough to be cut in the middle."""
+    pages = [(p.url, p.body) for p in iter_pages(warc, PageFilter(), ReadStats())]
+    many = [(f"{url}?copy={i}", body) for i in range(copies) for url, body in pages]
+    return write_warc(target, archive_of(many, noise=False, captured=CAPTURED + timedelta(days=1)))
+
+
+def _wait_for_work(root: Path, proc, timeout: float = 60) -> int:
+    """The pid of the process that started reading a file (named in its work folder)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list((root / shards.WORK).glob("*")) if (root / shards.WORK).is_dir() else []
+        if found:
+            return int(found[0].name.split(".")[-2])
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    raise AssertionError("no file was started")
+
+
+# ---------------------------------------------------------------- on a Dask cluster
+
+
+@pytest.fixture()
+def cluster():
+    """Two Dask worker processes and their scheduler, all on loopback."""
+    distributed = pytest.importorskip("distributed", reason="Dask is not installed (pip install 'newswatch[dask]')")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, worker_dashboard_address=None) as local:
+        yield local
+
+
+def test_a_dask_cluster_gives_the_pool_result_and_survives_a_killed_worker(world, cluster, tmp_path):
+    from datetime import datetime, timezone
+
+    from pipeline.backfill.runner import BackfillPlan, backfill
+    from pipeline.config import load_settings
+
+    room, fetched, warc, hosts = world
+    big = _big_warc(warc, tmp_path / "big.warc.gz", copies=4)
+    site = make_site(room, tmp_path / "site")
+    root = site.warehouse.parent / "backfill"
+    plan = BackfillPlan((warc, big), root, PageFilter(frozenset({"127.0.0.1"})), scheduler=cluster.scheduler_address)
+    killed: list[int] = []
+    killer = threading.Thread(target=lambda: killed.append(_kill_first_worker(root, big)), daemon=True)
+    killer.start()
+    summary = backfill(load_settings(site.config), plan, datetime.now(timezone.utc))
+    killer.join(timeout=5)
+    assert killed and killed[0] > 0  # a worker process died in the middle of a file
+    assert summary["files_read"] == 2 and summary["files_failed"] == 0
+    assert summary["articles_kept"] == summary["loaded"]["new_sightings"]
+    assert len(_shard_rows(root)) == len({r[:2] for r in _shard_rows(root)}) == summary["articles_kept"]
+    # The newsroom's pages came out as from the pool, whose rows equal `run`'s (the big
+    # file's captures are a day later, so an article's row is its first capture's).
+    fetched_rows = article_rows(fetched.warehouse)
+    assert [r for r in article_rows(site.warehouse) if r[0] in {f[0] for f in fetched_rows}] == fetched_rows
+
+
+def _kill_first_worker(root: Path, warc: Path) -> int:
+    """SIGKILL the process that started reading ``warc`` while it is still at it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        work = list((root / shards.WORK).glob(f"{warc.name}-*")) if (root / shards.WORK).is_dir() else []
+        if work:
+            pid = int(work[0].name.split(".")[-2])
+            os.kill(pid, signal.SIGKILL)
+            return pid
+        time.sleep(0.005)
+    return 0
