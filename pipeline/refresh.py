@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from contextlib import nullcontext
 from collections import deque
 from concurrent.futures import Future
@@ -35,6 +36,7 @@ from pipeline.store import Batch, Store, article_id_for
 
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
 MAX_PAGE_ATTEMPTS = 3
+_PARSING = threading.Lock()  # sources polled side by side parse their documents in turn
 READ_AHEAD = 16  # entries whose pages are fetched and in the extraction pool ahead of the one taken
 
 
@@ -118,7 +120,8 @@ def _fetch_document(ctx: RunContext, work: _SourceWork, state: dict[str, Any]) -
 def _parse_document(ctx: RunContext, work: _SourceWork, state: dict[str, Any],
                     result: FetchResult) -> ParsedFeed:
     since = ctx.sitemap_since or ctx.now - SITEMAP_RECENT
-    parsed = read_document(ctx.fetcher, state, result, since, _timeouts(ctx))
+    with _PARSING:  # CPU-bound under the GIL anyway; one at a time keeps its time budget its own
+        parsed = read_document(ctx.fetcher, state, result, since, _timeouts(ctx))
     if parsed.children:  # an index's validators say nothing about its children: never skip it
         work.state_extra.update(etag=None, last_modified=None, body_hash=None)
     return parsed
@@ -233,9 +236,8 @@ def _known(ctx: RunContext, link_key: str) -> tuple[str, str] | None:
 
 def _should_retry(ctx: RunContext, known: tuple[str, str]) -> bool:
     article_id, status = known
-    for failed_id, attempts, transient in (ctx.claims.failed.values() if ctx.claims else ()):
-        if failed_id == article_id:
-            return transient and attempts < MAX_PAGE_ATTEMPTS
+    if ctx.claims is not None and any(f[0] == article_id for f in ctx.claims.failed.values()):
+        return False  # failed this run, by another source polled at the same time: next run
     return status == "failed" and ctx.store.retryable(article_id, MAX_PAGE_ATTEMPTS)
 
 
