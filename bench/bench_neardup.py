@@ -30,6 +30,10 @@ SEEDS = ROOT / "seeds"
 DATA = ROOT / "tests" / "data" / "neardup"
 OUTLETS = ("outlet_harbor", "outlet_quill", "outlet_meridian")
 LSH_CONFIGS = ((16, 8), (32, 4), (64, 2))
+# The outlet whose template each kind of copy is wrapped in (see ``variants``); every other
+# text stands for a page of an outlet of its own.
+KIND_OUTLET = {"boilerplate": OUTLETS[0], "boilerplate2": OUTLETS[2], "trim60+boiler": OUTLETS[1],
+               "edited+boiler": OUTLETS[1], "brief+boiler": OUTLETS[2], "brief+boiler2": OUTLETS[0]}
 
 # Words swapped when a sentence is "reworded"; the rest of the sentence loses every third
 # word, which is how an editor's rewrite looks to 5-gram shingles (no 5-gram survives).
@@ -156,6 +160,7 @@ class Pair:
     quoted: bool  # a roundup reproduces >= 80 % of the other's sentences: neither side
     match: neardup.Match
     match_ignoring: neardup.Match  # with shingles common to >= 3 families ignored
+    match_template: neardup.Match  # with each side's learnt outlet template ignored (the pipeline)
     shorter_words: int
     shared: dict[tuple[int, int], bool]  # (bands, rows) -> share >= 1 band
 
@@ -166,6 +171,7 @@ def measure_pairs(docs: list[Doc]) -> list[Pair]:
     sigs = [fp.minhash_signature(s) for s in sh]
     keys = {c: [set(fp.band_keys(sig, c[0])) for sig in sigs] for c in LSH_CONFIGS}
     boiler = _boilerplate(docs, sh)
+    template = _templates(docs, sh)
     pairs = []
     for i, j in itertools.combinations(range(len(docs)), 2):
         a, b = docs[i], docs[j]
@@ -173,9 +179,10 @@ def measure_pairs(docs: list[Doc]) -> list[Pair]:
         positive = same and (a.kind == b.parent or b.kind == a.parent)
         args = (sh[i], sh[j], len(words[i]), len(words[j]), words[i] == words[j])
         m, mi = neardup.compare_shingles(*args), neardup.compare_shingles(*args, ignore=boiler)
+        mt = neardup.compare_shingles(*args, ignore=template[i] | template[j])
         shared = {c: bool(keys[c][i] & keys[c][j]) for c in LSH_CONFIGS}
         quoted = _quotes(a, b) or _quotes(b, a)
-        pairs.append(Pair(a, b, positive, same, quoted, m, mi, min(len(words[i]), len(words[j])), shared))
+        pairs.append(Pair(a, b, positive, same, quoted, m, mi, mt, min(len(words[i]), len(words[j])), shared))
     return pairs
 
 
@@ -187,6 +194,16 @@ def _boilerplate(docs: list[Doc], sh: list[set[int]]) -> frozenset[int]:
         for h in shingle_set if doc.family else ():
             families.setdefault(h, set()).add(doc.family)
     return frozenset(h for h, f in families.items() if len(f) >= 3)
+
+
+def _templates(docs: list[Doc], sh: list[set[int]]) -> list[frozenset[int]]:
+    """Each text's outlet template as the warehouse learns it (``neardup.template_shingles``
+    over all texts of the outlet)."""
+    by_outlet: dict[str, list[set[int]]] = {}
+    for doc, shingle_set in zip(docs, sh):
+        by_outlet.setdefault(KIND_OUTLET.get(doc.kind, ""), []).append(shingle_set)
+    learnt = {o: neardup.template_shingles(t) for o, t in by_outlet.items() if o}
+    return [learnt.get(KIND_OUTLET.get(doc.kind, ""), frozenset()) for doc in docs]
 
 
 def _quotes(roundup: Doc, other: Doc) -> bool:
@@ -276,6 +293,7 @@ def print_precision_recall(pairs: list[Pair]) -> None:
     print(f"  {'rule':<34} {'precision':>9} {'recall':>7} {'FP':>4} {'FN':>4}")
     _pr_row("as shipped", pos, neg, lambda p: p.match.duplicate)
     _pr_row("as shipped, boilerplate ignored", pos, neg, lambda p: p.match_ignoring.duplicate)
+    _pr_row("pipeline: outlet template learnt", pos, neg, lambda p: p.match_template.duplicate)
     for t in (0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6):
         _pr_row(f"Jaccard >= {t} only (no length rule)", pos, neg, lambda p, t=t: p.match.jaccard >= t)
     for t in (0.5, 0.6, 0.7, 0.8, 0.9):
@@ -288,6 +306,23 @@ def _pr_row(name: str, pos: list[Pair], neg: list[Pair], flag) -> None:
     tp, fp_ = sum(map(flag, pos)), sum(map(flag, neg))
     precision = tp / (tp + fp_) if tp + fp_ else 1.0
     print(f"  {name:<34} {precision:9.3f} {tp / len(pos):7.3f} {fp_:4d} {len(pos) - tp:4d}")
+
+
+def print_clusters(docs: list[Doc], pairs: list[Pair]) -> None:
+    """Pairs put in one cluster (``neardup.cluster`` over the pipeline's links) against
+    copies of one original (positive) and non-copies (negatives; a roundup reproducing a
+    whole short item is neither, but two stories it chains together are a false pair)."""
+    index = {id(d): n for n, d in enumerate(docs)}
+    links = [(index[id(p.a)], index[id(p.b)], p.match_template.relation, p.match_template.jaccard)
+             for p in pairs if p.match_template.duplicate]
+    plain = neardup.cluster([(a, b) for a, b, *_ in links])
+    weak = neardup.cluster(links)
+    pos, neg = [p for p in pairs if p.same_family], negatives(pairs)
+    print(f"\n## Clusters: {len(pos)} pairs of copies of one original, {len(neg)} non-copy pairs")
+    print(f"  {'rule':<34} {'precision':>9} {'recall':>7} {'FP':>4} {'FN':>4}")
+    for name, roots in (("every link joins", plain), ("excerpt links never bridge", weak)):
+        together = lambda p, r=roots: r.get(index[id(p.a)], -1) == r.get(index[id(p.b)], -2)  # noqa: E731
+        _pr_row(name, pos, neg, together)
 
 
 def print_lsh(pairs: list[Pair]) -> None:
@@ -325,6 +360,7 @@ def main() -> None:
     print_kinds(pairs)
     print_negatives(pairs)
     print_precision_recall(pairs)
+    print_clusters(docs, pairs)
     print_lsh(pairs)
     print_edit_sweep()
 

@@ -47,7 +47,8 @@ def many_empty_items(count: int) -> bytes:
 
 
 def many_titled_items(count: int) -> bytes:
-    return rss("".join(f"<item><title>{i}</title></item>" for i in range(count)))
+    """A JSON Feed (quick to read, so the item cap and not the time budget is what shows)."""
+    return json_feed([{"id": str(i), "title": f"Item {i}"} for i in range(count)])
 
 
 def slow_to_parse(count: int = 1000, repeat: int = 700) -> bytes:
@@ -135,7 +136,7 @@ def install(room: Newsroom, never: str) -> list[Hostile]:
         "/h/deep.json": Route(deep_json(), JSON_FEED),
         "/h/long-number.json": Route(long_number_json(), JSON_FEED),
         "/h/empty-items.xml": Route(many_empty_items(2_200_000), RSS),
-        "/h/titled-items.xml": Route(many_titled_items(100_000), RSS),
+        "/h/titled-items.json": Route(many_titled_items(100_000), JSON_FEED),
         "/h/slow.xml": Route(slow_to_parse(), RSS),
         "/h/laughs.xml": Route(billion_laughs(base), RSS),
         "/h/xxe.xml": Route(external_entity(never + "/xxe", base), RSS),
@@ -164,7 +165,7 @@ def install(room: Newsroom, never: str) -> list[Hostile]:
         Hostile("deep-json", "/h/deep.json", True),
         Hostile("long-number", "/h/long-number.json", True),
         Hostile("empty-items", "/h/empty-items.xml", False),
-        Hostile("titled-items", "/h/titled-items.xml", False),
+        Hostile("titled-items", "/h/titled-items.json", False),
         Hostile("slow-parse", "/h/slow.xml", True),
         Hostile("laughs", "/h/laughs.xml", True),
         Hostile("xxe", "/h/xxe.xml", False),

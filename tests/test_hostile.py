@@ -48,7 +48,7 @@ from newsroom import NewsArticle, Newsroom, Route
 from pipeline.cli import main
 
 GOOD = ("harbor-tribune-atom",)  # polled after every hostile source
-HELD = "fintech-wire-json"  # the feed served by the hosts whose robots.txt is out
+HELD = "fintech-wire-json"  # _one_article_feed lists the first article of this feed
 ONE_LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 BODY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # 127.0.0.2 written as people write it to slip past a filter (all loopback).
@@ -158,6 +158,8 @@ def test_entries_past_the_budget_are_not_built(hostile_run: HostileRun) -> None:
     logged = dict(rows(hostile_run.site.warehouse, "SELECT source_id, entries FROM fetch_log "
                        "WHERE source_id IN ('empty-items', 'titled-items') AND ok"))
     assert logged == {"empty-items": 0, "titled-items": 2000}
+    for source_id, unread in (("empty-items", 2_198_000), ("titled-items", 98_000)):
+        assert f"warning {source_id}: {unread} entries past the first 2000 left unread" in hostile_run.first.stdout
 
 
 def test_a_parse_past_its_time_budget_is_stopped(hostile_run: HostileRun) -> None:
@@ -232,11 +234,25 @@ def test_query_never_prints_control_characters(hostile_run: HostileRun, capsys: 
 # ---------------------------------------------------------------- runs of their own
 
 
+def _one_article_feed(room: Newsroom) -> str:
+    """Serve a feed listing one of ``room``'s articles (a page each costs an extraction);
+    returns its URL."""
+    article = room.article(room.feed(HELD).slugs[0])
+    room.set_route("/h/one.xml", Route(rss(item(article.title, room.url(article.path))), "application/rss+xml"))
+    return room.url("/h/one.xml")
+
+
+def _paths(room: Newsroom, feed_id: str) -> list[str]:
+    if feed_id == "one":
+        return [room.article(room.feed(HELD).slugs[0]).path]
+    return [room.article(s).path for s in room.feed(feed_id).slugs]
+
+
 def _extracted(site: Site, room: Newsroom, feed_id: str) -> list[str]:
-    """Paths of ``feed_id``'s articles that are not yet extracted (an empty list: all are)."""
+    """Paths of ``feed_id``'s articles (``one``: the page of ``_one_article_feed``) that are
+    not yet extracted (an empty list: all are)."""
     missing = []
-    for slug in room.feed(feed_id).slugs:
-        path = room.article(slug).path
+    for path in _paths(room, feed_id):
         if rows(site.warehouse, "SELECT 1 FROM articles WHERE url LIKE ? AND status = 'extracted'",
                 ["%" + path + "%"]) == []:
             missing.append(path)
@@ -257,24 +273,24 @@ def test_robots_outages_a_deleted_lock_file_and_kill_9(tmp_path: Path) -> None:
         site = make_site(good, tmp_path, http={"feed_timeout": FEED_TIMEOUT, "page_timeout": 6.0})
         hosts = {"robots-503": down, "robots-timeout": stalled, "robots-huge": huge}
         rewrite_sources(site.config, order=GOOD, extra=[
-            *({"id": i, "kind": "feed", "url": r.url(r.feed(HELD).path)} for i, r in hosts.items()),
+            *({"id": i, "kind": "feed", "url": _one_article_feed(r)} for i, r in hosts.items()),
             {"id": "stall", "kind": "feed", "url": good.url("/h/stall.xml")}])
         _killed_while_locked_out(site, good)
         for room in (down, stalled):
-            held = [room.article(s).path for s in room.feed(HELD).slugs]
+            held = _paths(room, "one")
             assert not any(room.requests_for(p) for p in held)  # not one page asked while robots.txt was out
             reasons = rows(site.warehouse, "SELECT fail_reason, fail_transient FROM articles WHERE url LIKE ?",
                            [room.base_url + "%"])
             assert len(reasons) == len(held) and all(r.startswith("robots: robots.txt could not be read") and t
                                                      for r, t in reasons), reasons
-        assert _extracted(site, huge, HELD) == []  # only the first 500 KB of a robots.txt are read
+        assert _extracted(site, huge, "one") == []  # only the first 500 KB of a robots.txt are read
         down.set_route("/robots.txt", allow)
         stalled.set_route("/robots.txt", allow)
         good.set_route("/h/stalling", Route(b"gone", status=404))
         third = site.run("run", "--all")
         assert third.returncode == 0, third.stderr
         assert rows(site.warehouse, "SELECT run_id, status FROM runs ORDER BY 1") == [(1, "killed"), (2, "done")]
-        assert _extracted(site, down, HELD) == [] and _extracted(site, stalled, HELD) == []
+        assert _extracted(site, down, "one") == [] and _extracted(site, stalled, "one") == []
         assert _extracted(site, good, GOOD[0]) == []
         assert rows(site.warehouse, "SELECT canonical_url FROM articles GROUP BY 1 HAVING count(*) > 1") == []
 
@@ -335,12 +351,10 @@ def test_a_full_disk_exits_4_naming_the_warehouse_and_loses_nothing_committed(
         warehouse = small_disk / "newswatch.duckdb"
         site = replace(make_site(room, tmp_path), warehouse=warehouse)
         set_setting(site.config, "warehouse", "path", str(warehouse))
-        sources = (site.config / "sources.toml").read_text(encoding="utf-8")
         rewrite_sources(site.config, order=GOOD)
         assert site.run("run", "--all").returncode == 0
         before = rows(warehouse, "SELECT article_id, status, content_hash FROM articles ORDER BY 1")
-        (site.config / "sources.toml").write_text(sources, encoding="utf-8")
-        rewrite_sources(site.config, order=(HELD, *GOOD))
+        rewrite_sources(site.config, order=GOOD, extra=[{"id": "one", "kind": "feed", "url": _one_article_feed(room)}])
         filler = _fill(small_disk, 16 * 1024)
         full = site.run("run", "--all")
         assert full.returncode == 4, (full.returncode, full.stderr)
@@ -353,4 +367,4 @@ def test_a_full_disk_exits_4_naming_the_warehouse_and_loses_nothing_committed(
         assert statuses[0] == "done" and statuses[-1] == "done" and "running" not in statuses, statuses
         after = set(rows(warehouse, "SELECT article_id, status, content_hash FROM articles ORDER BY 1"))
         assert set(before) <= after
-        assert [_extracted(site, room, f) for f in (HELD, *GOOD)] == [[], []]
+        assert [_extracted(site, room, f) for f in ("one", *GOOD)] == [[], []]

@@ -217,6 +217,95 @@ def test_cluster_of_real_copies() -> None:
     assert roots == {"a1": "a1", "a2": "a1", "a3": "a1", "b1": "b1", "b2": "b1"}
 
 
+def test_excerpt_links_attach_nested_excerpts_to_their_report() -> None:
+    # a report, two nested lead excerpts of it (each inside the next) and a copy of it
+    links = [("a", "a2", "copy"), ("e1", "a", "excerpt"), ("e2", "a", "excerpt"),
+             ("e2", "e1", "excerpt"), ("e1", "a2", "excerpt")]
+    assert set(neardup.cluster(links).values()) == {"a"}
+
+
+def test_a_roundup_does_not_chain_two_clusters() -> None:
+    # r reproduces a short item of cluster {a, a2} and one of cluster {b, b2} whole: it
+    # joins the one it shares most with (Jaccard), never both
+    links = [("a", "a2", "copy"), ("b", "b2", "copy"), ("a", "r", "excerpt", 0.12),
+             ("b", "r", "excerpt", 0.2), ("a2", "r", "excerpt", 0.1)]
+    roots = neardup.cluster(links)
+    assert roots["a"] == roots["a2"] == "a" and roots["b"] == roots["b2"] == "b"
+    assert roots["r"] == "b"
+    # the decision does not depend on the order of the links
+    assert neardup.cluster(reversed(links)) == roots
+
+
+def test_a_passage_inside_two_reports_joins_one_of_them() -> None:
+    # q lies inside both x and y, which are not copies of each other
+    roots = neardup.cluster([("q", "x", "excerpt", 0.1), ("q", "y", "excerpt", 0.3)])
+    assert roots == {"q": "q", "x": "x", "y": "q"}
+    # equal evidence: the smallest id, whatever the order
+    assert neardup.cluster([("q", "y", "excerpt"), ("q", "x", "excerpt")])["x"] == "q"
+    # the hub's own copies follow it
+    roots = neardup.cluster([("q", "x", "excerpt", 0.1), ("q", "y", "excerpt", 0.3), ("q", "q2", "exact")])
+    assert roots["q2"] == roots["q"] == roots["y"] != roots["x"]
+
+
+def test_two_windows_of_one_text_share_a_passage_across_outlets() -> None:
+    words = fp.words(seed(3))
+    one, two = " ".join(words[0:300]), " ".join(words[220:520])  # overlap: 80 words
+    a, b = fp.shingles(one), fp.shingles(two)
+    assert neardup.compare_shingles(a, b, 300, 300).relation == "distinct"
+    assert neardup.compare_shingles(a, b, 300, 300, passage=True).relation == "passage"
+    # the same overlap set aside (e.g. it is the story's reference text): nothing left
+    assert neardup.compare_shingles(a, b, 300, 300, ignore=frozenset(a & b), passage=True).relation == "distinct"
+    # a shorter overlap is a quote, not a passage
+    three = " ".join(words[260:560])  # overlap with ``one``: 40 words
+    assert neardup.compare_shingles(a, fp.shingles(three), 300, 300, passage=True).relation == "distinct"
+
+
+def test_a_roundup_of_passages_joins_none() -> None:
+    links = [("r", "a", "passage", 0.2), ("r", "b", "passage", 0.3), ("c", "a", "copy", 0.7)]
+    roots = neardup.cluster(links)
+    assert roots == {"a": "a", "b": "b", "c": "a", "r": "r"}
+    # the same page sharing a passage with one text only joins it
+    assert neardup.cluster([("r", "a", "passage", 0.2)]) == {"a": "a", "r": "a"}
+
+
+def test_an_original_copied_in_several_parts_is_no_hub() -> None:
+    # o came first and is the longest: a lead excerpt e and a middle window w both join it
+    links = [("o", "e", "excerpt", 0.2), ("o", "w", "passage", 0.15)]
+    when = {"o": T0, "e": T0 + H, "w": T0 + 2 * H}
+    words = {"o": 900, "e": 120, "w": 400}
+    assert set(neardup.cluster(links, when, words).values()) == {"e"}
+    # without dates o looks like a roundup of e and w: it keeps its excerpt only
+    assert neardup.cluster(links, None, words) == {"e": "e", "o": "e", "w": "w"}
+    # an early short statement s inside two later reports is still a hub
+    links = [("s", "a", "excerpt", 0.1), ("s", "m", "excerpt", 0.2)]
+    roots = neardup.cluster(links, {"s": T0, "a": T0 + H, "m": T0 + H}, {"s": 80, "a": 700, "m": 600})
+    assert roots["a"] != roots["m"]
+
+
+def test_strong_links_always_join() -> None:
+    assert set(neardup.cluster([("a", "b", "copy"), ("b", "c", "canonical"), ("c", "d", "title")]).values()) == {"a"}
+
+
+def test_template_is_what_an_outlet_repeats_on_its_pages() -> None:
+    pages = [fp.shingles(in_outlet("outlet_harbor", f"Story {i}", paragraphs(seed(i))[1:4])) for i in range(5)]
+    on_every_page = set.intersection(*pages)
+    assert len(on_every_page) > 50
+    learnt = neardup.template_shingles(pages)
+    assert on_every_page <= learnt
+    assert not learnt & fp.shingles(" ".join(paragraphs(seed(0))[1:4]))
+    # two pages of one outlet: too few to tell its template from a shared story
+    assert neardup.template_shingles(pages[:2]) == frozenset()
+
+
+def test_an_outlet_carrying_one_story_does_not_learn_it_as_template() -> None:
+    body = paragraphs(seed(2))[1:]
+    pages = [fp.shingles(in_outlet("outlet_quill", f"Take {i}", body[: len(body) - i])) for i in range(4)]
+    pages.append(fp.shingles(in_outlet("outlet_quill", "Other", paragraphs(seed(3))[1:])))
+    learnt = neardup.template_shingles(pages)
+    story = fp.shingles(" ".join(body))
+    assert len(learnt & story) <= 0.05 * len(story)
+
+
 def test_cluster_of_nothing() -> None:
     assert neardup.cluster([]) == {}
     assert neardup.cluster([(3, 3)]) == {3: 3}

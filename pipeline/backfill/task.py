@@ -28,6 +28,7 @@ from pipeline.errors import ExtractError
 from pipeline.models import Article
 from pipeline.refresh import _article_row, _own_identity  # noqa: PLC2701 - see _RowContext
 from pipeline.store import article_id_for
+from pipeline.store.hygiene import clean_record
 from pipeline.story.decisions import StoryReference, score_article
 from pipeline.story.scorer import build_reference
 
@@ -37,7 +38,7 @@ def page_article(body: bytes, url: str, headers: Sequence[tuple[str, str]], capt
     extraction ``newswatch run`` applies to a fetched page. Headers and capture date are
     passed so that a page -> Article function that also reads the charset header and
     dates' provenance can take its place without touching the rest of backfill."""
-    return extract_page(body, url, dict(headers))  # issue 9's reader: the charset header counts
+    return extract_page(body, url, headers=dict(headers))
 
 
 @dataclass(frozen=True)
@@ -166,4 +167,4 @@ def _row(page: WarcPage, key: str, warc_name: str, resolver: OutletResolver,
         warc_key=key, warc_name=warc_name, record_id=page.record_id, record_offset=page.offset,
         captured_at=page.captured, source=outlet.outlet_id if outlet else page.host,
         month=page.captured.strftime("%Y-%m"))
-    return row
+    return clean_record(row)  # archived pages skip save_batch: the same hygiene here (issue 10)

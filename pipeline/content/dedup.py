@@ -4,12 +4,16 @@ Steps, each resumable (an article is marked checked in the same transaction as i
 1. candidates: articles sharing an LSH band key (MinHash, ``fingerprint.band_keys``), plus
    articles with the same normalized-text hash; never all pairs, and only index lookups,
    so the cost of checking an article does not grow with the warehouse;
-2. confirm: exact word-shingle Jaccard / containment (``neardup.compare_shingles``);
+2. confirm: exact word-shingle Jaccard / containment (``neardup.compare_shingles``), with
+   each side's outlet template (learnt first from the outlet's recent pages and stored,
+   ``learn_templates``) left out, and between two coverage pages the text of the stories'
+   reference articles too; pages of different outlets sharing a passage are linked;
 3. two more links that need no text: a page's canonical link to another outlet's page
    (the publisher's syndication claim), and Media Cloud's rule, the same normalized title
    inside one outlet within 7 days (a story republished at a new URL), found through a
    key of (outlet, normalized title) and checked on the article rows;
-4. clusters: union-find over the links; the origin is the earliest published member, else
+4. clusters: union-find over the links, excerpt and passage links never bridging two
+   clusters (``neardup.cluster``); the origin is the earliest published member, else
    the earliest seen (``neardup.origin``); everything else in the cluster is a copy. After
    a run only the clusters of the articles just checked are recomputed (the same result
    as a full rebuild: the part recomputed is closed under links and clusters).
@@ -17,6 +21,7 @@ Steps, each resumable (an article is marked checked in the same transaction as i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
@@ -39,12 +44,15 @@ def link_pending(store: Store, now: datetime, progress: Callable[[int, int], Non
     interrupted pass resumes where it was."""
     _backfill_title_keys(store)
     pending = store.articles_to_dedup()
+    learn_templates(store, {a["outlet_id"] for a in pending if a.get("outlet_id")}, now)
+    references = store.reference_bodies()
+    quoted = frozenset().union(*(_shingled(body)[1] for body in references.values()))
     store.save_title_keys([(a["article_id"], key) for a in pending if a["status"] == "extracted"
                            for key in [_title_key(a)] if key is not None])
     found = 0
     for start in range(0, len(pending), CHUNK):
         part = pending[start:start + CHUNK]
-        links = _links_for_chunk(store, part)
+        links = _links_for_chunk(store, part, quoted, frozenset(references))
         store.save_dup_links(links, [a["article_id"] for a in part], now)
         found += len(links)
         if progress:
@@ -61,18 +69,51 @@ def _backfill_title_keys(store: Store) -> None:
     store.save_title_keys([], task_done="title_keys")
 
 
-def _links_for_chunk(store: Store, part: list[dict[str, Any]]) -> list[Link]:
+def learn_templates(store: Store, outlet_ids: set[str], now: datetime) -> None:
+    """Relearn the template shingles of these outlets from their recent pages."""
+    if not outlet_ids:
+        return
+    bodies = store.outlet_bodies(sorted(outlet_ids), neardup.TEMPLATE_SAMPLE)
+    learnt = {o: (len(texts), neardup.template_shingles([_shingled(t)[1] for t in texts]))
+              for o, texts in bodies.items()}
+    store.save_outlet_templates(learnt, now)
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What a comparison leaves out and allows: each side's outlet template, and (between
+    two coverage pages) the text of the stories' reference articles, which both may
+    quote; a shared passage counts only between pages of different outlets."""
+
+    templates: dict[str, frozenset[int]]
+    outlets: dict[str, str]
+    quoted: frozenset[int]
+    references: frozenset[str]
+
+    def ignore(self, a: str, b: str) -> frozenset[int]:
+        none: frozenset[int] = frozenset()
+        left_out = self.templates.get(a, none) | self.templates.get(b, none)
+        return left_out if a in self.references or b in self.references else left_out | self.quoted
+
+    def passage(self, a: str, b: str) -> bool:
+        mine, theirs = self.outlets.get(a), self.outlets.get(b)
+        return mine is not None and theirs is not None and mine != theirs
+
+
+def _links_for_chunk(store: Store, part: list[dict[str, Any]], quoted: frozenset[int],
+                     references: frozenset[str]) -> list[Link]:
     ids = [a["article_id"] for a in part]
     keys = {aid: fp.band_keys(tuple(sig)) for aid, sig in store.signatures(ids).items()}
     candidates = store.candidates_of(keys, {a["article_id"]: a["content_hash"] for a in part})
     others = sorted({o for c in candidates.values() for o in c})
     shingled = {aid: _shingled(body) for aid, body in store.bodies(others).items()}
     titled = _title_candidates(store, part)
+    setting = _Setting(store.outlet_templates(others + ids), store.outlets_of(others + ids), quoted, references)
     links: dict[tuple[str, str], Link] = {}
     for article in part:
         near = candidates.get(article["article_id"], set())
         # Shingling is most of the Python cost; an article without candidates needs none.
-        found = _text_links(article["article_id"], _shingled(article["body"]), near, shingled) if near else []
+        found = _text_links(article["article_id"], _shingled(article["body"]), near, shingled, setting) if near else []
         for link in found + _canonical_links(store, article) + _title_links(article, titled):
             links.setdefault((link[0], link[1]), link)
     return [links[k] for k in sorted(links)]
@@ -84,12 +125,13 @@ def _shingled(body: str) -> tuple[list[str], set[int]]:
 
 
 def _text_links(me: str, mine: tuple[list[str], set[int]], candidates: set[str],
-                shingled: dict[str, tuple[list[str], set[int]]]) -> list[Link]:
+                shingled: dict[str, tuple[list[str], set[int]]], setting: _Setting) -> list[Link]:
     links = []
     for other in sorted(candidates & shingled.keys()):
         theirs = shingled[other]
         match = neardup.compare_shingles(mine[1], theirs[1], len(mine[0]), len(theirs[0]),
-                                         exact=bool(mine[0]) and mine[0] == theirs[0])
+                                         exact=bool(mine[0]) and mine[0] == theirs[0],
+                                         ignore=setting.ignore(me, other), passage=setting.passage(me, other))
         if match.duplicate:
             links.append(_pair(me, other, match.relation, match.jaccard, match.containment))
     return links
@@ -154,7 +196,7 @@ def recluster(store: Store, full: bool = False) -> int:
     else:
         affected, pairs = store.cluster_neighbourhood(store.cluster_queue())
         members = store.clusterable(sorted(affected))
-    rows, multi = _cluster_rows(pairs, members)
+    rows, multi = _cluster_rows(pairs, members, store.word_counts([m[0] for m in members]))
     if full:
         store.replace_clusters(rows)
     else:
@@ -162,9 +204,9 @@ def recluster(store: Store, full: bool = False) -> int:
     return multi
 
 
-def _cluster_rows(pairs: list[tuple[str, str]], members: list[tuple[str, datetime | None, datetime]]
-                  ) -> tuple[list[tuple[str, str, bool]], int]:
-    roots = neardup.cluster(pairs)
+def _cluster_rows(pairs: list[tuple], members: list[tuple[str, datetime | None, datetime]],
+                  words: dict[str, int]) -> tuple[list[tuple[str, str, bool]], int]:
+    roots = neardup.cluster(pairs, {m[0]: neardup.origin_time(m) for m in members}, words)
     groups: dict[str, list[tuple[str, datetime | None, datetime]]] = {}
     for member in members:
         groups.setdefault(roots.get(member[0], member[0]), []).append(member)

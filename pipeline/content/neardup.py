@@ -13,7 +13,7 @@ each constant's docstring.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -59,14 +59,49 @@ EXCERPT_MIN_WORDS = 50
 """An excerpt needs this many words: below it a single shared quote or a standard
 sentence ("The company did not respond to a request for comment") is contained too."""
 
-# Known limit (bench "other brief, same outlet"): two different short items (about 80
-# words) inside the same heavy outlet template (about 100 words) reach J 0.355 and pass
-# the long-text rule; ``compare_shingles(..., ignore=...)`` with the outlet's frequent
-# shingles removes that (bench: precision 0.934 -> 0.983, recall unchanged at 1.0).
-# A roundup that reproduces a whole short item is, correctly, its "excerpt"; clustering
-# on excerpt edges can therefore chain two stories through a roundup.
+EXCERPT_MAX_SHARE = 2 / 3
+"""A text inside another (containment >= ``EXCERPT_CONTAINMENT``) that is at most this
+share of the other's length is an *excerpt*, a weak link (see ``cluster``), even when its
+Jaccard passes the copy threshold. A roundup of two briefs is about twice as long as
+each: one brief reaches J 0.5 with it (the short-text copy threshold), and as a copy it
+would chain the roundup's other brief into its cluster. Copies under other boilerplate,
+updated or lightly edited keep 80-100 % of the length (bench) and stay copies."""
 
-RELATIONS = ("exact", "copy", "excerpt", "distinct")
+# Two different short items (about 80 words) inside the same heavy outlet template (about
+# 100 words) reach J 0.355 and pass the long-text rule; ``compare_shingles(..., ignore=...)``
+# with the outlet's template shingles (``template_shingles``) removes that (bench:
+# precision 0.934 -> 0.983, recall unchanged at 1.0).
+# A roundup that reproduces a whole short item is, correctly, its "excerpt"; ``cluster``
+# therefore never lets containment links join two clusters through one text.
+
+PASSAGE_SHINGLES = 60
+"""Shingles two pages of *different outlets* must share, once templates and the story's
+reference text are left out, to carry one passage (about 64 words: longer than the
+quotes two reports take from one statement). Pages that show only part of a syndicated
+text (a teaser, a window of it) overlap by a passage without either containing the
+other. Measured on the real dev pages (``bench/bench_copies.py``): copies of one text
+share 67-303, different reports at most 37 (34 once the words they both quote from the
+story's own post are set aside, 67 before). Within one outlet a shared passage is the
+outlet's own background paragraph, not a copy, so it is not used there."""
+
+RELATIONS = ("exact", "copy", "excerpt", "passage", "distinct")
+
+WEAK_RELATIONS = frozenset({"excerpt", "passage"})
+"""Links that say "this text lies inside that one" rather than "these are one text": a
+roundup or a quote-heavy page lies around several stories at once, so these links attach
+a text to one cluster but never bridge two (see ``cluster``)."""
+
+TEMPLATE_MIN_TEXTS = 3
+"""A shingle is outlet template when it recurs in this many of the outlet's distinct texts
+(one recurrence more than "a copy and its original")..."""
+
+TEMPLATE_SHARE = 0.5
+"""...and in at least this share of them: furniture is on (nearly) every page, while a
+quote or a name an outlet keeps reusing is on a few."""
+
+TEMPLATE_SAMPLE = 60
+"""The outlet's most recent texts the template is learnt from: cost stays flat as the
+warehouse grows, and a redesigned template is learnt anew."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +137,7 @@ def compare_shingles(
     words_b: int,
     exact: bool = False,
     ignore: frozenset[int] = frozenset(),
+    passage: bool = False,
 ) -> Match:
     """``compare`` on precomputed shingle sets and word counts; ``exact`` when the content
     hashes are equal (callers holding fingerprints pass that instead of the texts).
@@ -109,21 +145,28 @@ def compare_shingles(
     ``ignore``: shingles known to be boilerplate (e.g. seen in many texts of one outlet),
     left out of both sets. Without it, two different short items wrapped in the same
     heavy outlet boilerplate can pass the copy rule (bench: "other brief, same outlet").
+    ``passage``: whether a shared passage (``PASSAGE_SHINGLES``) links the two, i.e. they
+    come from different outlets.
     """
     if ignore:
-        a, b = a - ignore, b - ignore
+        # every ignored shingle stands for about one word of template, not of the article
+        kept_a, kept_b = a - ignore, b - ignore
+        words_a, words_b = words_a - (len(a) - len(kept_a)), words_b - (len(b) - len(kept_b))
+        a, b = kept_a, kept_b
     j, c = fp.jaccard(a, b), fp.containment(a, b)
-    return Match(j, c, _relation(j, c, min(words_a, words_b), exact))
+    relation = _relation(j, c, min(words_a, words_b), max(words_a, words_b), exact)
+    if relation == "distinct" and passage and len(a & b) >= PASSAGE_SHINGLES:
+        relation = "passage"
+    return Match(j, c, relation)
 
 
-def _relation(j: float, c: float, shorter_words: int, exact: bool) -> str:
+def _relation(j: float, c: float, shorter_words: int, longer_words: int, exact: bool) -> str:
     if exact:
         return "exact"
-    if j >= copy_threshold(shorter_words):
+    inside = c >= EXCERPT_CONTAINMENT and shorter_words >= EXCERPT_MIN_WORDS
+    if j >= copy_threshold(shorter_words) and not (inside and shorter_words <= EXCERPT_MAX_SHARE * longer_words):
         return "copy"
-    if c >= EXCERPT_CONTAINMENT and shorter_words >= EXCERPT_MIN_WORDS:
-        return "excerpt"
-    return "distinct"
+    return "excerpt" if inside else "distinct"
 
 
 def copy_threshold(shorter_words: int) -> float:
@@ -131,19 +174,126 @@ def copy_threshold(shorter_words: int) -> float:
     return COPY_JACCARD if shorter_words >= LONG_TEXT_WORDS else COPY_JACCARD_SHORT
 
 
+def template_shingles(texts: Sequence[set[int]]) -> frozenset[int]:
+    """Shingles one outlet repeats on its pages: in at least ``TEMPLATE_MIN_TEXTS`` and
+    ``TEMPLATE_SHARE`` of its *distinct* texts (``texts``: one outlet's shingle sets).
+
+    A text that lies inside one counted already (containment >= ``EXCERPT_CONTAINMENT``:
+    a copy, an update, an excerpt) is not counted again, so an outlet whose pages carry
+    one story does not learn that story as its template, which would then hide the
+    story's real copies elsewhere. Known limit: pages whose template outweighs their
+    own text four to one count as one text, and no template is learnt from them.
+    """
+    distinct: list[set[int]] = []
+    for shingles in sorted(texts, key=len, reverse=True):
+        if not any(fp.containment(shingles, other) >= EXCERPT_CONTAINMENT for other in distinct):
+            distinct.append(shingles)
+    counts: dict[int, int] = {}
+    for shingles in distinct:
+        for h in shingles:
+            counts[h] = counts.get(h, 0) + 1
+    floor = max(TEMPLATE_MIN_TEXTS, TEMPLATE_SHARE * len(distinct))
+    return frozenset(h for h, n in counts.items() if n >= floor)
+
+
 K = TypeVar("K", bound=Hashable)
 
 
-def cluster(pairs: Iterable[tuple[K, K]]) -> dict[K, K]:
-    """Union-find over confirmed duplicate pairs: every id seen -> its cluster root.
+def cluster(links: Iterable[tuple], first: Mapping[K, datetime] | None = None,
+            words: Mapping[K, int] | None = None) -> dict[K, K]:
+    """Union-find over confirmed links: every id -> its cluster root. A link is (a, b),
+    (a, b, relation) or (a, b, relation, jaccard); a bare pair is a strong link.
 
+    Strong links (copies, exact, canonical, title) join at once. Weak links
+    (``WEAK_RELATIONS``: one text inside another, a shared passage) then join those
+    clusters, except around a *hub*: a cluster whose weak links reach two or more groups
+    of clusters that are not weakly linked to one another (a roundup quoting two stories,
+    a passage found in two different reports). A hub keeps only its links to the group it
+    lies inside or around (an excerpt link) with the highest Jaccard, then smallest id;
+    a hub linked by shared passages only (a roundup of runs from several reports) joins
+    none. So a hub never bridges two groups, while nested excerpts of one report (each
+    inside the next) form one group and all join it.
+    ``first``: when each id was first known (its ``origin`` time); ``words``: its length.
+    Copying runs forward in time, so a cluster that came before all its weak neighbours
+    and is longer than each it shares an excerpt with is an original copied in several
+    parts (a lead excerpt here, a middle passage there), not a compilation: it is no hub.
+    (An early short statement quoted by two later reports lies inside them: still a hub.)
+    Without dates and lengths every cluster may be one.
     The root is the smallest id of the cluster, so the mapping does not depend on the
-    order of ``pairs`` (a stable name; the origin is decided by ``origin``).
+    order of ``links`` (a stable name; the origin is decided by ``origin``).
     """
     parent: dict[K, K] = {}
-    for a, b in pairs:
-        _union(parent, a, b)
+    weak: list[tuple[K, K, tuple[bool, float]]] = []
+    for a, b, *rest in links:
+        if rest and rest[0] in WEAK_RELATIONS:
+            parent.setdefault(a, a)
+            parent.setdefault(b, b)
+            weak.append((a, b, (rest[0] == "excerpt", (rest[1:] or [None])[0] or 0.0)))
+        else:
+            _union(parent, a, b)
+    base = {member: _find(parent, member) for member in parent}
+    strength: dict[tuple[K, K], tuple[bool, float]] = {}
+    for a, b, evidence in weak:
+        if base[a] != base[b]:
+            for key in ((base[a], base[b]), (base[b], base[a])):
+                strength[key] = max(strength.get(key, (False, 0.0)), evidence)
+    earliest: dict[K, datetime] = {}
+    for member, when in (first or {}).items():
+        if member in base:
+            earliest[base[member]] = min(earliest.get(base[member], when), when)
+    longest: dict[K, int] = {}
+    for member, n in (words or {}).items():
+        if member in base:
+            longest[base[member]] = max(longest.get(base[member], n), n)
+    near: dict[K, set[K]] = {}
+    for a, b in strength:
+        near.setdefault(a, set()).add(b)
+    originals = {c for c, around in near.items() if _original(c, around, strength, earliest, longest)}
+    kept = _kept_links(strength, near, originals)
+    for a, b, _ in weak:
+        if (base[a], base[b]) in kept and (base[b], base[a]) in kept:
+            _union(parent, a, b)
     return {member: _find(parent, member) for member in sorted(parent)}
+
+
+def _kept_links(strength: dict[tuple[K, K], tuple[bool, float]], near: dict[K, set[K]],
+                originals: set[K]) -> set[tuple[K, K]]:
+    """(c, n) for each weak neighbour n that cluster c keeps (see ``cluster``)."""
+    kept = set()
+    for c, around in near.items():
+        if c in originals or _group(next(iter(around)), around, near) == around:  # no hub
+            kept |= {(c, n) for n in around}
+            continue
+        inside = [n for n in around if strength[(c, n)][0]]
+        if inside:
+            best = min(inside, key=lambda n: (-strength[(c, n)][1], n))
+            kept |= {(c, n) for n in _group(best, around, near)}
+    return kept
+
+
+def _original(c: K, around: set[K], strength: dict[tuple[K, K], tuple[bool, float]],
+              earliest: dict[K, datetime], longest: dict[K, int]) -> bool:
+    """Whether cluster ``c`` is known to come before each weak neighbour, and to be the
+    longer side of each excerpt link (see ``cluster``)."""
+    if c not in earliest:
+        return False
+    for n in around:
+        if n not in earliest or earliest[n] <= earliest[c]:
+            return False
+        if strength[(c, n)][0] and not (c in longest and n in longest and longest[n] < longest[c]):
+            return False
+    return True
+
+
+def _group(start: K, group: set[K], near: dict[K, set[K]]) -> set[K]:
+    """The members of ``group`` reached from ``start`` by links among the group itself."""
+    seen, todo = {start}, [start]
+    while todo:
+        for n in near[todo.pop()] & group:
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return seen
 
 
 def _find(parent: dict[K, K], x: K) -> K:
@@ -175,7 +325,10 @@ def origin(members: Iterable[tuple[K, datetime | None, datetime]]) -> K:
 
 
 def _origin_key(member: tuple[K, datetime | None, datetime]) -> tuple[datetime, bool, K]:
-    member_id, published, first_seen = member
-    if published is None:
-        return first_seen, True, member_id
-    return min(published, first_seen), False, member_id
+    return origin_time(member), member[1] is None, member[0]
+
+
+def origin_time(member: tuple[K, datetime | None, datetime]) -> datetime:
+    """A member's time for ``origin``: published, capped at its first sighting."""
+    _, published, first_seen = member
+    return first_seen if published is None else min(published, first_seen)

@@ -16,6 +16,7 @@ is then fetched again (without validators) by the next run.
     hygiene.py    control characters removed before any write, escaped before printing
     backfill.py   loading archive shards, exporting a story as Parquet
     parquet.py    Parquet written and merged without the warehouse (backfill workers)
+    template.py   each outlet's template shingles (issue 11)
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .core import (
 )
 from .discovery import DiscoveryQueries
 from .outbox import OutboxQueries
+from .template import TemplateQueries
 
 __all__ = ["Batch", "Store", "article_id_for", "is_storage_error", "lock_is_held", "open_reader",
            "open_writer", "sql_files", "storage_errors", "writer_lock"]
@@ -54,7 +56,7 @@ INDEX_SCAN = "SET index_scan_max_count = 20000"
 
 
 class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, BackfillQueries,
-            SnapshotQueries, Core):
+            SnapshotQueries, TemplateQueries, Core):
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 

@@ -56,9 +56,10 @@ class ClusterQueries(Core):
         return {r[0]: dict(zip(cols, r)) for r in rows}
 
     # -- clusters ------------------------------------------------------------------------
-    def cluster_inputs(self) -> tuple[list[tuple[str, str]], list[Member]]:
-        """(pairs, members): the dup links, and every clusterable article with its dates."""
-        _, pairs = self.query("SELECT article_a, article_b FROM dup_links ORDER BY 1, 2")
+    def cluster_inputs(self) -> tuple[list[tuple[str, str, str, float | None]], list[Member]]:
+        """(links, members): the dup links (a, b, relation, jaccard), and every clusterable
+        article with its dates."""
+        _, pairs = self.query("SELECT article_a, article_b, relation, jaccard FROM dup_links ORDER BY 1, 2")
         _, members = self.query("SELECT article_id, published_at, first_seen_at FROM articles "
                                 "WHERE status IN ('extracted', 'reference') ORDER BY 1")
         return [tuple(p) for p in pairs], [tuple(m) for m in members]
@@ -74,26 +75,27 @@ class ClusterQueries(Core):
         """Articles checked for near-duplicates whose clusters were not recomputed since."""
         return [r[0] for r in self.query("SELECT article_id FROM cluster_queue ORDER BY 1")[1]]
 
-    def cluster_neighbourhood(self, ids: Sequence[str]) -> tuple[set[str], list[tuple[str, str]]]:
+    def cluster_neighbourhood(self, ids: Sequence[str]) -> tuple[set[str], list[tuple[str, str, str, float | None]]]:
         """The smallest set holding ``ids`` that is closed under the dup links and under
         the current clusters, with the links inside it. Each step is index lookups on
         the articles found so far, so the cost follows the size of the clusters touched."""
         closed: set[str] = set()
         todo = set(ids)
-        pairs: set[tuple[str, str]] = set()
+        pairs: set[tuple[str, str, str, float | None]] = set()
         while todo:
             closed |= todo
             step = self._linked(todo)
             pairs |= step
-            found = {x for p in step for x in p} | self._cluster_mates(todo)
+            found = {x for p in step for x in p[:2]} | self._cluster_mates(todo)
             todo = found - closed
         return closed, sorted(pairs)
 
-    def _linked(self, ids: set[str]) -> set[tuple[str, str]]:
+    def _linked(self, ids: set[str]) -> set[tuple[str, str, str, float | None]]:
         values = sorted(ids)
-        rows = self.rows_in("SELECT article_a, article_b FROM dup_links WHERE article_a IN ({})", values)
-        rows += self.rows_in("SELECT article_a, article_b FROM dup_links WHERE article_b IN ({})", values)
-        return {(a, b) for a, b in rows}
+        cols = "article_a, article_b, relation, jaccard"
+        rows = self.rows_in(f"SELECT {cols} FROM dup_links WHERE article_a IN ({{}})", values)
+        rows += self.rows_in(f"SELECT {cols} FROM dup_links WHERE article_b IN ({{}})", values)
+        return {tuple(r) for r in rows}
 
     def _cluster_mates(self, ids: set[str]) -> set[str]:
         roots = [r[0] for r in self.rows_in("SELECT DISTINCT cluster_id FROM clusters WHERE article_id IN ({})",
