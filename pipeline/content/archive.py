@@ -96,10 +96,14 @@ class PageArchive:
             return self._file
         self.close()
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._count += 1
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-        self._name = f"newswatch-{stamp}-{os.getpid()}-{self._count:05d}.warc.gz"
-        self._file = open(self.folder / self._name, "xb")
+        while self._file is None:  # two runs of one process within a second: next number
+            self._count += 1
+            self._name = f"newswatch-{stamp}-{os.getpid()}-{self._count:05d}.warc.gz"
+            try:
+                self._file = open(self.folder / self._name, "xb")
+            except FileExistsError:
+                continue
         return self._file
 
     def close(self) -> None:
