@@ -1198,6 +1198,14 @@ query = "Anthropic recursive self-improvement pause"
 """
 
 
+_COUNTER_LINE = re.compile(r"^counter_reference\s*=\s*\"([^\"]+)\"\s*$", re.MULTILINE)
+
+
+def _absolute_counter(match: re.Match[str], config_dir: Path) -> str:
+    """The story's counter-example folder, made absolute against its own config folder."""
+    return f"counter_reference = {toml_value(str((config_dir / match.group(1)).resolve()))}"
+
+
 def write_stories(target: Path, source: Path, seeds: Path) -> list[Path]:
     """Copy the story files with ``reference`` pointing at the seeds' absolute path."""
     target.mkdir(parents=True, exist_ok=True)
@@ -1210,6 +1218,7 @@ def write_stories(target: Path, source: Path, seeds: Path) -> list[Path]:
     written = []
     for story in stories:
         text = _REFERENCE_LINE.sub(lambda _: reference, story.read_text(encoding="utf-8"))
+        text = _COUNTER_LINE.sub(lambda m: _absolute_counter(m, story.parent.parent), text)
         (target / story.name).write_text(text, encoding="utf-8")
         written.append(target / story.name)
     return written

@@ -216,3 +216,40 @@ def test_format_eval_prints_one_row_per_story_and_method() -> None:
     rows = [line for line in lines[2:] if line.startswith("rsi-pause")]
     assert [r.split()[1] for r in rows] == ["tfidf+terms", "keyword"]
     assert all(r.split()[2] == "dev" for r in rows)
+
+
+# ---------------------------------------------------------------- counter-examples
+
+COUNTERS = ev.reference_seeds(ROOT / "config" / "counter-examples" / "rsi-pause")
+
+
+def test_counter_reference_is_an_optional_string_key() -> None:
+    story, problems = stories.parse_story(minimal_doc(counter_reference="near-misses"), "s.toml")
+    assert problems == [] and story is not None and story.counter_reference == "near-misses"
+    assert stories.parse_story(minimal_doc(), "s.toml")[0].counter_reference is None
+    _, problems = stories.parse_story(minimal_doc(counter_reference=3), "s.toml")
+    assert any("'counter_reference'" in p for p in problems)
+
+
+def test_an_article_nearer_a_counter_example_than_any_seed_loses_score() -> None:
+    """A neighbouring story (here: one of the counter-examples itself, reworded slightly)
+    scores lower once the counter-examples are known, and explain names the nearest one."""
+    name, text = next((n, t) for n, t in COUNTERS if n == "clark-2028-forecast.txt")
+    near_miss = text.replace("Import AI newsletter", "weekly newsletter")
+    plain = st.score(st.build_reference(default_story(), SEEDS), title=None, text=near_miss,
+                     published=JUNE_10)
+    ref = st.build_reference(default_story(), SEEDS, counters=COUNTERS)
+    weighed = st.score(ref, title=None, text=near_miss, published=JUNE_10)
+    assert weighed.nearest_counter == name and weighed.counter_similarity > weighed.nearest_similarity
+    assert weighed.value < plain.value
+    assert f"nearest counter-example: {name}" in st.explain(weighed)
+
+
+def test_counter_examples_leave_an_article_about_the_story_alone() -> None:
+    """A seed held out of the reference is nearer the other seeds than any counter-example,
+    so the counter-examples take nothing from it: it stays relevant."""
+    held_out = SEEDS[0][1]
+    ref = st.build_reference(default_story(), SEEDS[1:], counters=COUNTERS)
+    result = st.score(ref, title=None, text=held_out, published=JUNE_10)
+    assert result.counter_similarity < result.nearest_similarity
+    assert result.decision == "relevant"

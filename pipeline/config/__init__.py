@@ -25,10 +25,11 @@ from pipeline.config.settings import (
     effective_settings,
     load_settings,
     outlet_slug,
+    counter_reference_dir,
     reference_dir,
     resolve_config_dir,
     smtp_password,
 )
 
 __all__ = ["DEFAULT_USER_AGENT", "ENV_CONFIG", "SOURCE_KINDS", "Outlet", "Settings", "SourceDef",
-           "effective_settings", "load_settings", "outlet_slug", "reference_dir", "resolve_config_dir", "smtp_password"]
+           "counter_reference_dir", "effective_settings", "load_settings", "outlet_slug", "reference_dir", "resolve_config_dir", "smtp_password"]

@@ -424,6 +424,12 @@ def reference_dir(settings: Settings, story: Any) -> Path:
     return (settings.config_dir / story.reference).resolve()
 
 
+def counter_reference_dir(settings: Settings, story: Any) -> Path | None:
+    """The folder of a story's counter-examples, or None when it names none."""
+    folder = getattr(story, "counter_reference", None)
+    return (settings.config_dir / folder).resolve() if folder else None
+
+
 def effective_settings(settings: Settings) -> str:
     """The settings in force as TOML-like text, secrets masked."""
     lines = [f"# config folder: {settings.config_dir}"]

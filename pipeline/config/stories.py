@@ -44,9 +44,13 @@ class StoryDef:
     query: str  # words for news-search feeds ({query} in a source URL)
     terms: TermRule
     thresholds: Thresholds
+    # Folder of counter-examples (near misses that are *not* the story), relative to the
+    # config folder; None when the story has none.
+    counter_reference: str | None = None
 
 
-_TOP_KEYS = {"id", "name", "window_start", "window_end", "reference", "query", "terms", "thresholds"}
+_TOP_KEYS = {"id", "name", "window_start", "window_end", "reference", "query", "terms", "thresholds",
+             "counter_reference"}
 _REQUIRED = ("id", "name", "window_start", "reference", "terms", "thresholds")
 _TERM_KEYS = {"anchor", "topic", "min_topic_groups"}
 _THRESHOLD_KEYS = {"relevant", "borderline"}
@@ -65,11 +69,12 @@ def parse_story(data: Mapping[str, Any], path: str) -> tuple[StoryDef | None, li
         problems.append(f"{path}: key 'window_end': expected a date on or after window_start ({start})")
     reference = _string(data, "reference", path, problems)
     query = _string(data, "query", path, problems)
+    counter = _string(data, "counter_reference", path, problems) if "counter_reference" in data else None
     terms = _terms(data.get("terms"), path, problems)
     thresholds = _thresholds(data.get("thresholds"), path, problems)
     if problems:
         return None, problems
-    return StoryDef(sid, name, start, end, reference, query, terms, thresholds), []
+    return StoryDef(sid, name, start, end, reference, query, terms, thresholds, counter or None), []
 
 
 def story_from_dict(data: Mapping[str, Any], source_name: str) -> StoryDef:

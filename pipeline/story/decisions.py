@@ -9,7 +9,7 @@ from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from pipeline.config import Settings, reference_dir
+from pipeline.config import Settings, counter_reference_dir, reference_dir
 from pipeline.config.references import read_reference_set
 from pipeline.config.stories import StoryDef
 from pipeline.store import Store
@@ -27,15 +27,19 @@ def references(settings: Settings) -> dict[str, StoryReference]:
     refs = {}
     for story in settings.stories:
         seeds = read_reference_set(reference_dir(settings, story))
-        refs[story.id] = _reference(story, tuple((s.file, s.text) for s in seeds))
+        counter_dir = counter_reference_dir(settings, story)
+        counters = read_reference_set(counter_dir) if counter_dir else []
+        refs[story.id] = _reference(story, tuple((s.file, s.text) for s in seeds),
+                                    tuple((s.file, s.text) for s in counters))
     return refs
 
 
 @lru_cache(maxsize=16)
-def _reference(story: StoryDef, seeds: tuple[tuple[str, str], ...]) -> StoryReference:
-    """Seed vectors and IDF, built once per story definition and seed texts (the daemon
-    scores every run against the same reference)."""
-    ref = story_mod.build_reference(story, list(seeds))
+def _reference(story: StoryDef, seeds: tuple[tuple[str, str], ...],
+               counters: tuple[tuple[str, str], ...] = ()) -> StoryReference:
+    """Seed vectors and IDF, built once per story definition, seed and counter-example texts
+    (the daemon scores every run against the same reference)."""
+    ref = story_mod.build_reference(story, list(seeds), counters=list(counters))
     return StoryReference(ref, frozenset(f for f, _ in seeds))
 
 

@@ -79,7 +79,8 @@ def evaluate(stories: Sequence[StoryDef], labelled_dir: Path, *, config_dir: Pat
              split: str = "test") -> list[EvalResult]:
     """Scorer and keyword baseline, per story, on one split of the labelled set.
     Each story's reference folder is read relative to ``config_dir``."""
-    refs = [build_reference(s, reference_seeds(config_dir / s.reference)) for s in stories]
+    refs = [build_reference(s, reference_seeds(config_dir / s.reference),
+                            counters=counter_seeds(config_dir, s)) for s in stories]
     return evaluate_references(refs, load_labelled(labelled_dir), split)
 
 
@@ -99,6 +100,11 @@ def reference_seeds(folder: Path) -> list[tuple[str, str]]:
     """(seed id, headline + body) for every seed file of a reference folder."""
     return [(s.file, f"{s.headline}\n{s.text}" if s.headline else s.text)
             for s in read_reference_set(folder)]
+
+
+def counter_seeds(config_dir: Path, story: StoryDef) -> list[tuple[str, str]]:
+    """The story's counter-examples as (file, text); none when it names no folder."""
+    return reference_seeds(config_dir / story.counter_reference) if story.counter_reference else []
 
 
 def _score(ref: Reference, a: LabelledArticle) -> Score:

@@ -110,23 +110,30 @@ class Reference:
     idf: Mapping[str, float] = field(repr=False)
     unseen_idf: float  # weight of a feature neither the seeds nor the background contain
     scale: float  # typical similarity of one seed to its nearest other seed (see _scale)
+    counter_ids: tuple[str, ...] = ()  # counter-examples: near misses that are not the story
+    counter_vectors: tuple[Mapping[str, float], ...] = field(default=(), repr=False)
 
 
 def build_reference(story: StoryDef, seeds: Sequence[tuple[str, str]],
-                    background: Sequence[str] = BACKGROUND) -> Reference:
-    """``seeds`` are (seed id, text). The background only feeds the IDF, never the vectors."""
+                    background: Sequence[str] = BACKGROUND,
+                    counters: Sequence[tuple[str, str]] = ()) -> Reference:
+    """``seeds`` and ``counters`` are (id, text). The background only feeds the IDF; the
+    counter-examples feed it too, so the words a story shares with its neighbours weigh
+    less than the words that set it apart."""
     if not seeds:
         raise ValueError(f"story {story.id!r}: the reference set is empty")
     seed_feats = [_features(text) for _, text in seeds]
-    docs = seed_feats + [_features(text) for text in background]
+    counter_feats = [_features(text) for _, text in counters]
+    docs = seed_feats + counter_feats + [_features(text) for text in background]
     df = Counter(f for d in docs for f in d)
     n = len(docs)
     # Smoothed IDF (the scikit-learn form): never zero, never negative.
     idf = {f: math.log((1 + n) / (1 + c)) + 1 for f, c in df.items()}
     unseen = math.log(1 + n) + 1
     vectors = tuple(MappingProxyType(_vector(f, idf, unseen)) for f in seed_feats)
+    negatives = tuple(MappingProxyType(_vector(f, idf, unseen)) for f in counter_feats)
     return Reference(story, tuple(i for i, _ in seeds), vectors, MappingProxyType(idf), unseen,
-                     _scale(vectors))
+                     _scale(vectors), tuple(i for i, _ in counters), negatives)
 
 
 def _vector(feats: Counter[str], idf: Mapping[str, float], unseen: float) -> dict[str, float]:
@@ -165,6 +172,10 @@ def _scale(vectors: Sequence[Mapping[str, float]]) -> float:
 # evidence weigh equally, and two distinct topic groups are full term evidence.
 LEXICAL_WEIGHT = 0.5
 GROUP_SATURATION = 2
+# How much being nearer a counter-example than every seed costs: the margin (in units of
+# the reference's seed-to-seed scale) times this weight is taken off the score. Chosen on
+# the dev part of the real coverage set (bench/bench_relevance.py).
+COUNTER_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,8 @@ class Score:
     nearest_seed: str | None
     nearest_similarity: float  # raw TF-IDF cosine to the nearest seed
     lexical: float  # nearest_similarity relative to the reference's scale, capped at 1
+    nearest_counter: str | None = None  # the nearest counter-example, when the story has any
+    counter_similarity: float = 0.0  # raw TF-IDF cosine to it
 
 
 def score(reference: Reference, *, title: str | None, text: str,
@@ -191,10 +204,34 @@ def score(reference: Reference, *, title: str | None, text: str,
     best = max(range(len(sims)), key=lambda i: (sims[i], -i))
     lexical = min(1.0, sims[best] / reference.scale) if reference.scale > 0 else 0.0
     terms = match_terms(story.terms, full)
-    value = round(LEXICAL_WEIGHT * lexical + (1 - LEXICAL_WEIGHT) * _term_strength(terms), 4)
+    counter, counter_sim = _nearest_counter(reference, vec)
+    # Nearness to a counter-example is weighed against nearness to the seeds, so it takes
+    # from the lexical evidence only: an article about a neighbour *and* the story still
+    # carries the story's terms.
+    contrast = max(0.0, lexical - _counter_penalty(reference, sims[best], counter_sim))
+    value = round(LEXICAL_WEIGHT * contrast + (1 - LEXICAL_WEIGHT) * _term_strength(terms), 4)
     decision, reasons = _decide(story, value, terms, published)
+    if counter is not None and counter_sim > sims[best]:
+        reasons += (f"nearer the counter-example {counter} ({counter_sim:.3f}) than any seed",)
     return Score(story.id, "tfidf+terms", value, decision, in_window(story, published), reasons,
-                 terms, reference.seed_ids[best], round(sims[best], 4), round(lexical, 4))
+                 terms, reference.seed_ids[best], round(sims[best], 4), round(lexical, 4),
+                 counter, round(counter_sim, 4))
+
+
+def _nearest_counter(reference: Reference, vec: Mapping[str, float]) -> tuple[str | None, float]:
+    if not reference.counter_vectors:
+        return None, 0.0
+    sims = [_cosine(vec, c) for c in reference.counter_vectors]
+    best = max(range(len(sims)), key=lambda i: (sims[i], -i))
+    return reference.counter_ids[best], sims[best]
+
+
+def _counter_penalty(reference: Reference, seed_sim: float, counter_sim: float) -> float:
+    """Nearness to a near miss weighed against nearness to the story: only a counter-example
+    that is closer than every seed costs anything."""
+    if reference.scale <= 0 or counter_sim <= seed_sim:
+        return 0.0
+    return COUNTER_WEIGHT * min(1.0, (counter_sim - seed_sim) / reference.scale)
 
 
 def _term_strength(terms: TermEvidence) -> float:
@@ -250,4 +287,6 @@ def explain(s: Score) -> str:
     if s.nearest_seed is not None:
         lines.append(f"  nearest seed: {s.nearest_seed} (cosine {s.nearest_similarity:.3f}, "
                      f"{s.lexical:.2f} of a typical seed-to-seed similarity)")
+    if s.nearest_counter is not None:
+        lines.append(f"  nearest counter-example: {s.nearest_counter} (cosine {s.counter_similarity:.3f})")
     return "\n".join(lines)
