@@ -275,7 +275,8 @@ def test_robots_outages_a_deleted_lock_file_and_kill_9(tmp_path: Path) -> None:
         huge.set_route("/robots.txt", Route(allow.body + b"# padding\n" * 1_400_000, "text/plain"))
         good.set_route("/h/stall.xml", Route(rss(item("A stalling page", good.url("/h/stalling"))), "application/rss+xml"))
         good.set_route("/h/stalling", Route(b"", delay=30.0))  # holds run 1 for the page deadline
-        site = make_site(good, tmp_path, http={"feed_timeout": FEED_TIMEOUT, "page_timeout": 6.0})
+        # One source after another: every source before the stall is committed when run 1 is killed.
+        site = make_site(good, tmp_path, http={"feed_timeout": FEED_TIMEOUT, "page_timeout": 6.0, "concurrency": 1})
         hosts = {"robots-503": down, "robots-timeout": stalled, "robots-huge": huge}
         rewrite_sources(site.config, order=GOOD, extra=[
             *({"id": i, "kind": "feed", "url": _one_article_feed(r)} for i, r in hosts.items()),
