@@ -36,7 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from newsroom import Newsroom  # noqa: E402
 
-DEFAULT_AEB = ROOT.parent.parent / "shared" / "eval" / "aeb"
+DEFAULT_AEB = ROOT.parent / "shared" / "eval" / "aeb"
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _MOJIBAKE = re.compile("[\u00c2\u00c3\u00c5\u00d0\u00d1\u00e2\u00e3\u00e5\u00e6\u00e7\u00e8\u00e9]"
                        "[\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u02c6\u02dc"

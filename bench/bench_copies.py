@@ -200,7 +200,7 @@ def fixture_pages() -> tuple[list[Page], Truth]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dev", type=Path, default=ROOT.parent.parent / "shared" / "eval" / "coverage-dev.json")
+    parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "eval" / "coverage-dev.json")
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/coverage"))
     args = parser.parse_args()
     print("# syndication pairs: precision / recall of clusters")

@@ -46,7 +46,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASET = Path("/work/shared/eval/coverage-dev.json")
+DATASET = ROOT.parent / "shared" / "eval" / "coverage-dev.json"  # shared/ sits beside the checkout
 CACHE = Path("/work/cache/coverage")
 SPLIT_SALT = "coverage-split-v1"
 TOML_BARE = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -21,9 +21,10 @@ from pipeline.content.archive import PageArchive
 from pipeline.content.reextract import ReextractReport
 from pipeline.content.reextract import reextract as redo_pages
 from pipeline.content.outlets import OutletResolver
-from pipeline.content.worker import IsolatedExtractor
+from pipeline.content.worker import ExtractorPool, IsolatedExtractor
 from pipeline.errors import ConfigError, StoreError
 from pipeline.models import RunReport, SourceOutcome
+from pipeline.polling import SerializedStore, poll_sources
 from pipeline.refresh import RunContext, record_internal_error, refresh_source
 from pipeline.store import (
     Batch,
@@ -51,6 +52,8 @@ def http_limits(settings: Settings) -> HttpLimits:
         max_body_bytes=int(settings.get("http", "max_body_bytes")),
         max_redirects=int(settings.get("http", "max_redirects")),
         allow_networks=settings.allow_networks,
+        host_delay=float(settings.get("http", "host_delay")),
+        connections=max(4, int(settings.get("http", "concurrency"))),
     )
 
 
@@ -59,8 +62,9 @@ def ingest(settings: Settings, now: datetime, *, force: bool = False, progress: 
     """One ingest pass over the due sources (all of them with ``force``). A storage error
     (disk full, ...) stops it with a StoreError naming the warehouse."""
     with storage_errors(settings.warehouse_path), writer_lock(settings.warehouse_path):
-        # Forked before the warehouse opens: the worker inherits no database handle.
-        with IsolatedExtractor(timeout=float(settings.get("http", "page_timeout"))) as extractor:
+        # Forked before the warehouse opens: the workers inherit no database handle.
+        with ExtractorPool(int(settings.get("extract", "workers")),
+                           timeout=float(settings.get("http", "page_timeout"))) as extractor:
             store = open_writer(settings.warehouse_path)
             try:
                 return _ingest(store, settings, now, force, progress, stop, extractor)
@@ -69,7 +73,7 @@ def ingest(settings: Settings, now: datetime, *, force: bool = False, progress: 
 
 
 def _ingest(store: Store, settings: Settings, now: datetime, force: bool, progress: Progress | None,
-            stop: threading.Event | None, extractor: IsolatedExtractor) -> RunReport:
+            stop: threading.Event | None, extractor: ExtractorPool) -> RunReport:
     store.sync_outlets(settings.outlets, now)
     store.sync_sources(settings.sources)
     run_id = store.start_run(now)
@@ -83,21 +87,14 @@ def _ingest_run(store: Store, settings: Settings, now: datetime, force: bool, pr
     resolver = OutletResolver(settings.outlets)
     report.seeds_loaded = load_seeds(store, settings, resolver, now, run_id)
     due = [s.id for s in settings.sources] if force else store.due_sources(now)
+    serial = SerializedStore(store)  # sources are polled in threads: one store call at a time
     with Fetcher(http_limits(settings)) as fetcher, PageArchive(archive_dir(settings)) as archive:
-        ctx = _context(store, fetcher, resolver, settings, run_id, now)
+        ctx = _context(serial, fetcher, resolver, settings, run_id, now)
         ctx.extract, ctx.archive = extractor, archive
-        ctx.robots = RobotsGate(fetcher, store, now, float(settings.get("http", "feed_timeout")))
-        for i, source_id in enumerate(due):
-            if stop is not None and stop.is_set():
-                report.interrupted = True
-                break
-            if progress:
-                progress(source_id, i, len(due), None)
-                ctx.on_page = _page_progress(progress, source_id, i, len(due))
-            outcome = _refresh_isolated(ctx, source_id)
-            report.outcomes.append(outcome)
-            if progress:
-                progress(source_id, i + 1, len(due), outcome)
+        ctx.extract_async = extractor.submit if extractor.size > 1 else None
+        ctx.robots = RobotsGate(fetcher, serial, now, float(settings.get("http", "feed_timeout")))
+        report.interrupted = poll_sources(ctx, due, int(settings.get("http", "concurrency")), report.outcomes,
+                                          progress, stop, poll=_refresh_isolated)
     unresolved.match_unresolved(store, now)  # aggregator items whose article turned up (issue 4)
     report.analysis = analyse(store, settings, now)
     report.finished_at = now
@@ -108,12 +105,13 @@ def _ingest_run(store: Store, settings: Settings, now: datetime, force: bool, pr
 
 # -- one source's failure stays its own (issue 10) ---------------------------------------
 
-def _refresh_isolated(ctx: RunContext, source_id: str) -> SourceOutcome:
+def _refresh_isolated(ctx: RunContext, source_id: str, state: dict[str, Any] | None = None) -> SourceOutcome:
     """``refresh_source``, with whatever it raises recorded on that source (kind
     "internal") and its traceback logged, so the run goes on with the next source. Only
-    storage errors stop the run: the next source could not be written either."""
+    storage errors stop the run: the next source could not be written either. Called
+    in the polling threads (``polling.poll_sources``)."""
     try:
-        return refresh_source(ctx, source_id)
+        return refresh_source(ctx, source_id, state)
     except StoreError:
         raise
     except Exception as exc:
@@ -141,11 +139,6 @@ def _failed_run_closed(store: Store, run_id: int) -> Iterator[None]:
 def archive_dir(settings: Settings) -> Path:
     """The page archive's folder: ``archive/`` beside the warehouse file."""
     return settings.warehouse_path.parent / "archive"
-
-
-def _page_progress(progress: Progress, source_id: str, done: int, total: int) -> Callable[[str], None]:
-    pages = iter(range(1, 1 << 30))
-    return lambda url: progress(source_id, done, total, None, f"page {next(pages)}: {url}")
 
 
 def analyse(store: Store, settings: Settings, now: datetime, *, all_clusters: bool = False) -> dict[str, int]:
@@ -206,7 +199,7 @@ def reextract(settings: Settings, now: datetime, *, since: datetime | None = Non
                 store.close()
 
 
-def _context(store: Store, fetcher: Fetcher, resolver: OutletResolver, settings: Settings,
+def _context(store: Any, fetcher: Fetcher, resolver: OutletResolver, settings: Settings,
              run_id: int, now: datetime) -> RunContext:
     return RunContext(
         store=store, fetcher=fetcher, resolver=resolver, run_id=run_id, now=now,

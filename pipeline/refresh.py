@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
+from contextlib import nullcontext
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -21,6 +25,7 @@ from pipeline.acquire.fetch import Fetcher, Validators
 from pipeline.acquire.robots_gate import RobotsGate
 from pipeline.content import fingerprint as fp
 from pipeline.content.archive import ArchiveRef, PageArchive
+from pipeline.content.claims import Claims
 from pipeline.content.dates import in_range
 from pipeline.content.extract import extract_page, provenance_columns
 from pipeline.content.reextract import TRANSIENT  # the extractor's limits, not the page's content
@@ -31,6 +36,8 @@ from pipeline.store import Batch, Store, article_id_for
 
 UNCONDITIONAL_EVERY = timedelta(hours=12)  # validators can lie; refetch in full now and then
 MAX_PAGE_ATTEMPTS = 3
+_PARSING = threading.Lock()  # sources polled side by side parse their documents in turn
+READ_AHEAD = 16  # entries whose pages are fetched and in the extraction pool ahead of the one taken
 
 
 @dataclass
@@ -52,6 +59,13 @@ class RunContext:
     archive: PageArchive | None = None  # None: fetched pages are not archived
     robots: RobotsGate | None = None  # None: robots.txt not consulted
     sitemap_since: datetime | None = None  # oldest sitemap date taken (documents.sitemap_since)
+    # Concurrency (issue 12): with ``extract_async``, a source's new pages are all fetched
+    # first, one after another, each handed to the extraction pool as it arrives; the
+    # entries are then taken in feed order exactly as before, from the results.
+    extract_async: Callable[..., Future[Article]] | None = None  # extract's shape, as a Future
+    failed_page_sources: set[str] | None = None  # sources with pages to retry; None: ask per source
+    polls: Callable[[Batch], bool] | None = None  # takes a poll-only batch to write with others
+    claims: Claims | None = None  # set when sources are polled side by side
 
 
 @dataclass
@@ -68,11 +82,13 @@ class _SourceWork:
     pages_fetched: int = 0
     state_extra: dict[str, Any] = field(default_factory=dict)  # saved with a good poll
     warnings: list[str] = field(default_factory=list)  # e.g. feed dates out of the sane range
+    ahead: dict[str, _Ahead] = field(default_factory=dict)  # link_key -> page read ahead
 
 
-def refresh_source(ctx: RunContext, source_id: str) -> SourceOutcome:
-    state = ctx.store.source_state(source_id)
-    work = _SourceWork(source_id, known_entries=_known_entry_keys(ctx.store, source_id))
+def refresh_source(ctx: RunContext, source_id: str, state: dict[str, Any] | None = None) -> SourceOutcome:
+    """Poll one source; ``state`` is its row of ``sources`` when the caller read it already."""
+    state = ctx.store.source_state(source_id) if state is None else state
+    work = _SourceWork(source_id)
     try:
         result = _fetch_document(ctx, work, state)  # a page source: the feed found on it
     except SourceError as exc:
@@ -83,8 +99,12 @@ def refresh_source(ctx: RunContext, source_id: str) -> SourceOutcome:
         parsed = _parse_document(ctx, work, state, result)  # sitemap indexes: children too
     except SourceError as exc:
         return _failed(ctx, work, state, exc, result)
-    for entry in parsed.entries:
-        _take_entry(ctx, work, state, entry)
+    work.known_entries = _known_entry_keys(ctx.store, source_id)  # only a changed feed needs them
+    try:
+        _take_entries(ctx, work, state, parsed.entries)
+    finally:
+        if ctx.claims is not None:
+            ctx.claims.release_all(source_id)
     return _succeeded(ctx, work, state, result, parsed)
 
 
@@ -100,7 +120,8 @@ def _fetch_document(ctx: RunContext, work: _SourceWork, state: dict[str, Any]) -
 def _parse_document(ctx: RunContext, work: _SourceWork, state: dict[str, Any],
                     result: FetchResult) -> ParsedFeed:
     since = ctx.sitemap_since or ctx.now - SITEMAP_RECENT
-    parsed = read_document(ctx.fetcher, state, result, since, _timeouts(ctx))
+    with _PARSING:  # CPU-bound under the GIL anyway; one at a time keeps its time budget its own
+        parsed = read_document(ctx.fetcher, state, result, since, _timeouts(ctx))
     if parsed.children:  # an index's validators say nothing about its children: never skip it
         work.state_extra.update(etag=None, last_modified=None, body_hash=None)
     return parsed
@@ -132,6 +153,35 @@ def _known_entry_keys(store: Store, source_id: str) -> set[str]:
 
 # -- entries -----------------------------------------------------------------------------
 
+def _take_entries(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entries: list[FeedEntry],
+                  take: Callable[..., None] | None = None) -> None:
+    """Each entry in feed order; those whose page another source is fetching right now
+    come last, after that source is done with it (and, most often, has stored it)."""
+    take = take or _take_entry
+    plan = _plan_ahead(ctx, work, entries)
+    later = []
+    for index, entry in enumerate(entries):
+        _read_ahead(ctx, work, plan, index + READ_AHEAD)
+        if _held_elsewhere(ctx, work, entry) is not None:
+            later.append(entry)
+        else:
+            take(ctx, work, state, entry)
+    if ctx.claims is None:
+        return
+    ctx.claims.release_all(work.source_id)  # nobody waits on what this source won't use
+    for entry in later:
+        held = _held_elsewhere(ctx, work, entry)
+        if held is not None:
+            held.wait(timeout=2 * ctx.page_timeout)  # the holder's fetch and extraction
+        take(ctx, work, state, entry)
+
+
+def _held_elsewhere(ctx: RunContext, work: _SourceWork, entry: FeedEntry) -> Any:
+    if ctx.claims is None or not entry.url:
+        return None
+    return ctx.claims.held_by_other(fp.canonical_url(entry.url), work.source_id)
+
+
 def _take_entry(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry) -> None:
     if not entry.url:
         return
@@ -161,7 +211,9 @@ def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entr
                  link_key: str) -> str | None:
     if link_key in work.url_map:
         return work.url_map[link_key]
-    known = ctx.store.article_for_url(link_key)
+    if ctx.claims is not None and link_key in ctx.claims.ids:
+        return ctx.claims.ids[link_key]
+    known = _known(ctx, link_key)
     if known and not _should_retry(ctx, known):
         return known[0]
     if entry.unresolved:
@@ -169,12 +221,30 @@ def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entr
     if work.pages_fetched >= ctx.max_pages:
         return None  # left for the next run: no sighting, so the entry stays new
     work.pages_fetched += 1
+    if ctx.claims is not None:
+        ctx.claims.hold(link_key, work.source_id)
     return _fetch_article(ctx, work, state, entry, link_key)
+
+
+def _known(ctx: RunContext, link_key: str) -> tuple[str, str] | None:
+    """(article_id, status) a link led to: this run's failure by another source first
+    (not written yet), else the warehouse."""
+    if ctx.claims is not None and link_key in ctx.claims.failed:
+        return ctx.claims.failed[link_key][0], "failed"
+    return ctx.store.article_for_url(link_key)
 
 
 def _should_retry(ctx: RunContext, known: tuple[str, str]) -> bool:
     article_id, status = known
+    if ctx.claims is not None and any(f[0] == article_id for f in ctx.claims.failed.values()):
+        return False  # failed this run, by another source polled at the same time: next run
     return status == "failed" and ctx.store.retryable(article_id, MAX_PAGE_ATTEMPTS)
+
+
+def _attempts(ctx: RunContext, link_key: str, article_id: str) -> int:
+    if ctx.claims is not None and link_key in ctx.claims.failed:
+        return ctx.claims.failed[link_key][1]
+    return ctx.store.article_attempts(article_id)
 
 
 def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
@@ -186,30 +256,123 @@ def _fetch_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], en
                                    "robots: robots.txt could not be read (5xx or unreachable); tried again later", True)
         return _failed_article(ctx, work, state, entry, link_key, "robots: robots.txt disallows this page", False)
     try:
-        page = ctx.fetcher.get(entry.url or "", deadline=ctx.page_timeout,
-                               accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
+        ref, extraction = _page_for(ctx, work, entry, link_key)
     except FetchError as exc:
         return _failed_article(ctx, work, state, entry, link_key, f"{exc.kind}: {exc}", exc.transient)
-    ref = ctx.archive.write(page) if ctx.archive is not None else None
     try:
-        article = ctx.extract(page.body, page.final_url, dict(page.headers), entry.published, entry.title)
+        article = extraction()
     except ExtractError as exc:
         return _failed_article(ctx, work, state, entry, link_key, f"extract/{exc.reason}: {exc}",
                                exc.reason in TRANSIENT, ref)
     return _stored_article(ctx, work, state, entry, link_key, article, ref)
 
 
+@dataclass(frozen=True)
+class _Ahead:
+    """A page read ahead: its archive record and its extraction under way, or why the
+    fetch failed (recorded when its entry's turn comes, in feed order)."""
+
+    ref: ArchiveRef | None = None
+    article: Future[Article] | None = None
+    error: FetchError | None = None
+
+
+def _page_for(ctx: RunContext, work: _SourceWork, entry: FeedEntry,
+              link_key: str) -> tuple[ArchiveRef | None, Callable[[], Article]]:
+    """The page's archive record and how to get its article: from the read-ahead, or
+    fetched now and extracted when called."""
+    ahead = work.ahead.pop(link_key, None)
+    if ahead is not None:
+        if ahead.error is not None:
+            raise ahead.error
+        assert ahead.article is not None
+        return ahead.ref, ahead.article.result
+    page, ref = _page(ctx, entry)
+    return ref, lambda: ctx.extract(page.body, page.final_url, dict(page.headers), entry.published, entry.title)
+
+
+def _page(ctx: RunContext, entry: FeedEntry) -> tuple[FetchResult, ArchiveRef | None]:
+    page = ctx.fetcher.get(entry.url or "", deadline=ctx.page_timeout,
+                           accept="text/html, application/xhtml+xml;q=0.9, */*;q=0.5")
+    return page, ctx.archive.write(page) if ctx.archive is not None else None
+
+
+def _plan_ahead(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) -> deque[tuple[int, str, FeedEntry]]:
+    """(entry index, link key, entry) of the pages the entries will ask for, by the same
+    rules (known, unresolved, the page cap, robots.txt); held for this source."""
+    plan: deque[tuple[int, str, FeedEntry]] = deque()
+    if ctx.extract_async is None:
+        return plan
+    keys: set[str] = set()
+    for index, entry in enumerate(entries):
+        link_key = fp.canonical_url(entry.url) if entry.url else ""
+        if len(keys) >= ctx.max_pages:
+            break
+        if not link_key or entry.unresolved or link_key in keys or not _wanted(ctx, link_key):
+            continue
+        if ctx.robots is not None and not ctx.robots.allows(entry.url or ""):
+            continue
+        if ctx.claims is not None and not ctx.claims.hold(link_key, work.source_id):
+            continue  # another source is fetching it
+        keys.add(link_key)
+        plan.append((index, link_key, entry))
+    return plan
+
+
+def _read_ahead(ctx: RunContext, work: _SourceWork, plan: deque[tuple[int, str, FeedEntry]], upto: int) -> None:
+    """Fetch the planned pages of the entries up to ``upto``, one at a time, handing each
+    to the extraction pool as it arrives: the pool works on the next pages while this
+    thread takes the entries, and at most READ_AHEAD pages wait in memory. What
+    ``_take_entry`` finds here it uses, the rest it fetches itself, so the outcome is the
+    same as without reading ahead."""
+    while plan and plan[0][0] <= upto:
+        _, link_key, entry = plan.popleft()
+        work.ahead[link_key] = _read_page(ctx, entry)
+
+
+def _wanted(ctx: RunContext, link_key: str) -> bool:
+    if ctx.claims is not None and link_key in ctx.claims.ids:
+        return False
+    known = _known(ctx, link_key)
+    return known is None or _should_retry(ctx, known)
+
+
+def _read_page(ctx: RunContext, entry: FeedEntry) -> _Ahead:
+    assert ctx.extract_async is not None
+    try:
+        page, ref = _page(ctx, entry)
+    except FetchError as exc:
+        return _Ahead(error=exc)
+    return _Ahead(ref, ctx.extract_async(page.body, page.final_url, dict(page.headers), entry.published,
+                                         entry.title))
+
+
 def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
                     link_key: str, article: Article, ref: ArchiveRef | None = None) -> str:
+    with ctx.claims.lock if ctx.claims is not None else nullcontext():
+        article_id, keys = _new_or_known(ctx, work, state, link_key, article, ref)
+        if ctx.claims is not None:
+            ctx.claims.ids.update(dict.fromkeys(keys, article_id))
+    if ctx.claims is not None:
+        ctx.claims.release(link_key, work.source_id)
+    return article_id
+
+
+def _keys(link_key: str, article: Article) -> set[str]:
+    return {link_key, fp.canonical_url(article.url), article.canonical_url}
+
+
+def _new_or_known(ctx: RunContext, work: _SourceWork, state: dict[str, Any], link_key: str,
+                  article: Article, ref: ArchiveRef | None) -> tuple[str, set[str]]:
     article, declared = _own_identity(ctx, article)
-    keys = {link_key, fp.canonical_url(article.url), article.canonical_url}
-    existing = _existing_id(ctx, work, keys - {link_key})
+    keys = _keys(link_key, article)
+    existing = (ctx.claims.first(keys) if ctx.claims else None) or _existing_id(ctx, work, keys - {link_key})
     if existing:  # the same page reached by another link: one article, another sighting
         _remember_urls(work, keys, existing)
-        return existing
+        return existing, keys
     # A page that failed before keeps the id its failure got; otherwise the id follows
     # from the canonical URL.
-    prior = ctx.store.article_for_url(link_key)
+    prior = _known(ctx, link_key)
     article_id = prior[0] if prior else article_id_for(article.canonical_url)
     if prior:  # scored on its feed snippet until now: the page text decides from here
         work.batch.rescore.append(article_id)
@@ -222,7 +385,7 @@ def _stored_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     work.batch.fingerprints.append((article_id, list(print_.minhash), list(print_.bands)))
     _remember_urls(work, keys, article_id)
     work.new_articles += 1
-    return article_id
+    return article_id, keys
 
 
 def _own_identity(ctx: RunContext, article: Article) -> tuple[Article, str | None]:
@@ -274,9 +437,9 @@ def archive_columns(ref: ArchiveRef | None) -> dict[str, Any]:
 
 def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
                     link_key: str, reason: str, transient: bool, ref: ArchiveRef | None = None) -> str:
-    known = ctx.store.article_for_url(link_key)
+    known = _known(ctx, link_key)
     article_id = known[0] if known else article_id_for(link_key)
-    attempts = (ctx.store.article_attempts(article_id) if known else 0) + 1
+    attempts = (_attempts(ctx, link_key, article_id) if known else 0) + 1
     outlet = _outlet(ctx, work, state, entry.url, entry.publisher_name)  # the aggregator's claim
     work.batch.articles.append({
         "article_id": article_id, "canonical_url": link_key, "url": entry.url,
@@ -288,6 +451,9 @@ def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], e
     })
     _remember_urls(work, {link_key}, article_id)
     work.failures += 1
+    if ctx.claims is not None:
+        ctx.claims.failed[link_key] = (article_id, attempts, transient)
+        ctx.claims.release(link_key, work.source_id)
     return article_id
 
 
@@ -340,7 +506,7 @@ def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result
     work.batch.fetch_log.append(_log_row(ctx, work, state, result, None, 0))
     work.batch.source_state = {**_ok_state(ctx, state, result, full=not result.not_modified),
                                **work.state_extra}
-    ctx.store.save_batch(work.batch)
+    _save(ctx, work.batch)
     return SourceOutcome(work.source_id, True, not_modified=True, new_articles=work.new_articles,
                          extraction_failures=work.failures)
 
@@ -348,12 +514,20 @@ def _unchanged(ctx: RunContext, work: _SourceWork, state: dict[str, Any], result
 def _retry_failed_pages(ctx: RunContext, work: _SourceWork, state: dict[str, Any]) -> None:
     """An unchanged feed lists no new entries, but its pages that failed for a passing
     reason (timeout, 5xx) are still owed a fetch: they get one, up to MAX_PAGE_ATTEMPTS."""
-    for key, url, title, published, snippet in ctx.store.failed_pages_of(work.source_id, MAX_PAGE_ATTEMPTS):
-        if work.pages_fetched >= ctx.max_pages:
-            return
-        work.pages_fetched += 1
-        entry = FeedEntry(key=key, url=url, title=title, published=published, summary=snippet)
-        _fetch_article(ctx, work, state, entry, fp.canonical_url(url))
+    if ctx.failed_page_sources is not None and work.source_id not in ctx.failed_page_sources:
+        return
+    entries = [FeedEntry(key=key, url=url, title=title, published=published, summary=snippet)
+               for key, url, title, published, snippet in ctx.store.failed_pages_of(work.source_id,
+                                                                                    MAX_PAGE_ATTEMPTS)]
+    try:  # the same checks as a new entry (another source may have retried it this run)
+        _take_entries(ctx, work, state, entries, _retry_page)
+    finally:
+        if ctx.claims is not None:
+            ctx.claims.release_all(work.source_id)
+
+
+def _retry_page(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry) -> None:
+    _article_for(ctx, work, state, entry, fp.canonical_url(entry.url or ""))
 
 
 def _failed(ctx: RunContext, work: _SourceWork, state: dict[str, Any], exc: SourceError,
@@ -368,8 +542,15 @@ def _failed(ctx: RunContext, work: _SourceWork, state: dict[str, Any], exc: Sour
     }
     if state.get("kind") == "page":  # forget its feed: the next poll reads the page again
         work.batch.source_state["discovered_url"] = None
-    ctx.store.save_batch(work.batch)
+    _save(ctx, work.batch)
     return SourceOutcome(work.source_id, False, error_kind=exc.kind, error=str(exc))
+
+
+def _save(ctx: RunContext, batch: Batch) -> None:
+    """A batch of poll records only goes to ``ctx.polls`` when one is set (written with
+    others, set-based); anything else is written now, in its own transaction."""
+    if ctx.polls is None or not ctx.polls(batch):
+        ctx.store.save_batch(batch)
 
 
 def record_internal_error(ctx: RunContext, source_id: str, exc: BaseException) -> SourceOutcome:

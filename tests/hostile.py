@@ -21,7 +21,7 @@ from newsroom import Newsroom, Route
 
 RSS = "application/rss+xml; charset=utf-8"
 JSON_FEED = "application/feed+json"
-FEED_TIMEOUT = 1.0  # the hostile config's feed deadline, also the parse budget
+FEED_TIMEOUT = 3.0  # the hostile config's feed deadline, also the parse budget (room for a loaded CI)
 REBINDING_HOST = "feeds.daily-wire-news.com"  # a public-looking name the stub answers with loopback
 EXPLODING_HOST = "explode.daily-wire-news.com"  # the stub raises RuntimeError: a bug we did not foresee
 
@@ -167,7 +167,7 @@ def install(room: Newsroom, never: str) -> list[Hostile]:
         Hostile("empty-items", "/h/empty-items.xml", False),
         Hostile("titled-items", "/h/titled-items.json", False),
         Hostile("slow-parse", "/h/slow.xml", True),
-        Hostile("laughs", "/h/laughs.xml", True),
+        Hostile("laughs", "/h/laughs.xml", None),  # refused or parsed unexpanded: see the test
         Hostile("xxe", "/h/xxe.xml", False),
         Hostile("sitemap-huge", "/h/sitemap-huge.xml", None),  # over the time budget on a slow machine
         Hostile("binary-pages", "/h/binary-pages.xml", False),

@@ -29,7 +29,8 @@ from pipeline.backfill import shards
 
 ARTICLE_COLUMNS = ("article_id", "canonical_url", "url", "outlet_id", "status", "title", "author",
                    "published_at", "site_name", "language", "description", "body", "content_hash",
-                   "word_count", "declared_canonical")
+                   "word_count", "declared_canonical", "published_source", "date_guess", "encoding",
+                   "encoding_source", "extract_notes")
 SCORE_COLUMNS = ("story_id", "article_id", "score", "decision", "in_window", "nearest_seed", "lexical")
 
 
@@ -80,6 +81,8 @@ def test_backfilled_articles_and_scores_equal_fetched_ones_and_stay_so(world, tm
     assert summary["loaded"]["new_sightings"] == 2 * articles  # one article, two captures
     channels = rows(site.warehouse, "SELECT DISTINCT channel, source_id FROM discovery_channels")
     assert channels == [("backfill", "backfill")]
+    # each article says where its page can be read again (`newswatch reextract`)
+    assert rows(site.warehouse, "SELECT DISTINCT warc_file FROM articles WHERE status = 'extracted'") == [(str(warc),)]
     # compact, then a second invocation: neither changes what is stored
     root = site.warehouse.parent / "backfill"
     before, files = _shard_rows(root), len(list((root / shards.PAGES).rglob("*.parquet")))
@@ -219,7 +222,7 @@ def cluster():
     """Two Dask worker processes and their scheduler, all on loopback."""
     distributed = pytest.importorskip("distributed", reason="Dask is not installed (pip install 'newswatch[dask]')")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, worker_dashboard_address=None) as local:
+                                  dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0") as local:
         yield local
 
 

@@ -97,7 +97,8 @@ def test_daemon_ingests_at_start_leaves_the_warehouse_free_and_stops_on_sigterm(
 
 def test_sigterm_during_a_run_finishes_the_current_source_then_stops(room: Newsroom, tmp_path: Path) -> None:
     stall = room.add_bad_sources(["stall"])["stall"]
-    site = make_site(room, tmp_path, http={"feed_timeout": 2.0})
+    # One source after another: the source in progress finishes, the next never starts.
+    site = make_site(room, tmp_path, http={"feed_timeout": 2.0, "concurrency": 1})
     rewrite_sources(site.config, order=["signal-noise-rdf", stall, "fintech-wire-json"])
     proc, out, log = start_daemon(site)
     try:

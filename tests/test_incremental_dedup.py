@@ -12,7 +12,7 @@ from newsroom import Newsroom
 from test_story_pipeline import newswatch, rows
 
 from pipeline.content import dedup
-from pipeline.store import open_writer
+from pipeline.store import Batch, open_writer
 
 NOW = datetime(2026, 6, 30, tzinfo=timezone.utc)
 LINKS = "SELECT article_a, article_b, relation, jaccard, containment FROM dup_links ORDER BY 1, 2"
@@ -72,5 +72,25 @@ def test_title_keys_of_a_warehouse_from_before_are_filled_in_once(ran, tmp_path)
         dedup.link_pending(store, NOW)
         assert store.query("SELECT * FROM title_keys ORDER BY 1")[1] == expected
         assert not store.task_pending("title_keys")
+    finally:
+        store.close()
+
+
+def test_a_page_that_no_longer_yields_an_article_leaves_its_cluster(ran, tmp_path):
+    """Re-extraction (issue 9) drops a changed article's links; when the page turned into a
+    failure it is never checked again, yet its cluster must still be recomputed."""
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(ran, copy)
+    store = open_writer(copy)
+    try:
+        gone = store.scalar("SELECT min(article_id) FROM clusters WHERE NOT is_origin")
+        store.save_batch(Batch(articles=[{"article_id": gone, "status": "failed", "fail_reason": "extract/empty",
+                                          "updated_at": NOW}], relink=[gone]))
+        dedup.link_pending(store, NOW)
+        dedup.recluster(store)
+        incremental = store.query(CLUSTERS)[1]
+        assert gone not in {r[0] for r in incremental}
+        dedup.recluster(store, full=True)
+        assert store.query(CLUSTERS)[1] == incremental
     finally:
         store.close()

@@ -197,8 +197,10 @@ def test_progress_is_not_written_when_stderr_is_not_a_terminal(ingest: Ingest) -
 def test_each_page_is_fetched_once_and_never_again(ingest: Ingest) -> None:
     room, first, second = ingest.room, ingest.first.paths(), ingest.second.paths()
     for a in room.live_articles():
-        expected = 0 if a.slug == MIRRORED else 1  # reached through its mirror first
-        assert first[a.path] == expected, a.slug
+        if a.slug == MIRRORED:  # its mirror, polled first or at the same time, may have stored it
+            assert first[a.path] <= 1, a.slug
+        else:
+            assert first[a.path] == 1, a.slug
         assert second[a.path] == 0, a.slug
         if a.redirect:
             assert first[f"/{a.outlet}/go/{a.slug}"] == 1 and second[f"/{a.outlet}/go/{a.slug}"] == 0
@@ -420,7 +422,8 @@ def test_a_killed_run_leaves_a_consistent_warehouse_and_the_next_run_finishes(
         room: Newsroom, tmp_path: Path) -> None:
     """SIGKILL while the run waits on a stalling feed, after two feeds were committed."""
     stall = room.add_bad_sources(["stall"])["stall"]
-    site = make_site(room, tmp_path, http={"feed_timeout": 30.0})
+    # One source after another, so that exactly the two before the stall are committed.
+    site = make_site(room, tmp_path, http={"feed_timeout": 30.0, "concurrency": 1})
     done_first = ["daily-circuit-all", "daily-circuit-ai"]
     rest = [f.id for f in feeds(room) if f.id not in done_first]
     rewrite_sources(site.config, order=[*done_first, stall, *rest])

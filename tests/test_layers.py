@@ -16,7 +16,7 @@ from pathlib import Path
 import pipeline
 
 ORDER = ["errors", "models", "config", "store", "acquire", "content", "story", "deliver",
-         "refresh", "jobs", "backfill", "daemon", "cli"]
+         "refresh", "polling", "jobs", "backfill", "daemon", "cli"]
 ROOT = Path(pipeline.__file__).parent
 
 

@@ -130,3 +130,13 @@ def test_archive_rotates_and_reads_back_every_response(tmp_path: Path):
     assert all(r.headers["content-length"] == str(len(r.body)) and "content-encoding" not in r.headers for r in read)
     one = read_response(tmp_path / refs[3].file, refs[3].offset)
     assert (one.url, one.body, one.offset) == (*pages[3], refs[3].offset)
+
+
+def test_two_archives_of_one_process_in_one_second_never_share_a_file(tmp_path: Path):
+    first, second = PageArchive(tmp_path), PageArchive(tmp_path)
+    with first, second:
+        refs = [first.write(_fetched("http://127.0.0.1/a", b"<p>a</p>")),
+                second.write(_fetched("http://127.0.0.1/b", b"<p>b</p>"))]
+    assert refs[0].file != refs[1].file
+    assert [r.url for f in sorted(tmp_path.iterdir()) for r in iter_responses(f)] == ["http://127.0.0.1/a",
+                                                                                    "http://127.0.0.1/b"]

@@ -43,25 +43,27 @@ def write_warc(path: Path, records: Iterable[bytes]) -> Path:
     return path
 
 
-def newsroom_pages(urls: Iterable[str]) -> list[tuple[str, bytes]]:
-    """(final URL, body) of each page as the newsroom serves it (redirects followed)."""
+def newsroom_pages(urls: Iterable[str]) -> list[tuple[str, bytes, str]]:
+    """(final URL, body, Content-Type) of each page as the newsroom serves it (redirects
+    followed, the body decompressed as an archive stores it)."""
     pages = []
     with httpx.Client(follow_redirects=True, trust_env=False, timeout=10) as client:
         for url in urls:
             reply = client.get(url)
             if reply.status_code == 200:
-                pages.append((str(reply.url), reply.content))
+                pages.append((str(reply.url), reply.content, reply.headers.get("content-type", "")))
     return pages
 
 
-def archive_of(pages: list[tuple[str, bytes]], *, noise: bool = True, captured: datetime = CAPTURED) -> list[bytes]:
-    """Records for ``pages`` with, when ``noise``, a request record before each, an image,
+def archive_of(pages: list[tuple], *, noise: bool = True, captured: datetime = CAPTURED) -> list[bytes]:
+    """Records for ``pages`` ((url, body[, Content-Type])) with, when ``noise``, a request record before each, an image,
     a page of a host nobody asked for, an error page and a truncated record in between."""
     out: list[bytes] = []
-    for i, (url, body) in enumerate(pages):
+    for i, (url, body, *content_type) in enumerate(pages):
         if noise:
             out.append(record(url, b"", kind=WarcRecordType.request))
-        out.append(record(url, body, captured=captured))
+        out.append(record(url, body, captured=captured, content_type=content_type[0] if content_type else
+                          "text/html; charset=utf-8"))
         if noise and i == 1:
             out.append(record(url.rsplit("/", 1)[0] + "/logo.png", b"\x89PNG....", content_type="image/png"))
             out.append(record("http://unwanted.localhost/story.html", body))

@@ -4,7 +4,8 @@ Takes in: a source (feed, search feed, sitemap, page) or an article URL, with th
 limits. Gives out: ``FetchResult`` (bytes with their headers, or a classified failure) and
 ``ParsedFeed`` / ``FeedEntry`` lists (what a feed, sitemap or search result names).
 
-- ``fetch``: HTTP only: address guard, deadlines, size cap, redirects, conditional GET.
+- ``fetch``: HTTP only: address guard, deadlines, size cap, redirects, conditional GET,
+  connections kept alive; ``hosts``: one request at a time per host, a pause between.
 - ``robots``, ``robots_gate``: RFC 9309 rules for article pages, cached in the warehouse.
 - ``feeds``: RSS / Atom / RDF / JSON Feed bytes -> entries; ``sitemaps``: news sitemaps.
 - ``discover``: aggregator links unwrapped, feeds found on a page.

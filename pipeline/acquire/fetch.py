@@ -20,6 +20,7 @@ What every request gets:
 from __future__ import annotations
 
 import email.utils
+import functools
 import ipaddress
 import re
 import socket
@@ -38,6 +39,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpcore
 import httpx
 
+from pipeline.acquire.hosts import HostSlots
 from pipeline.errors import FetchError
 from pipeline.models import FetchResult
 
@@ -55,6 +57,8 @@ class HttpLimits:
     max_body_bytes: int = 15 * 1024 * 1024
     max_redirects: int = 5
     allow_networks: tuple[IPNetwork, ...] = ()
+    host_delay: float = 0.0  # seconds between two requests to the same host
+    connections: int = 4  # kept-alive connections the client holds (one per host at a time)
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,22 @@ class Validators:
     last_modified: str | None = None
 
 
-def _transport(backend: httpcore.NetworkBackend) -> httpx.HTTPTransport:
+def _transport(backend: httpcore.NetworkBackend, connections: int) -> httpx.HTTPTransport:
     """httpx's transport over our network backend. httpx has no parameter for the
-    backend, so its connection pool is rebuilt with the same settings plus the backend."""
-    transport = httpx.HTTPTransport(trust_env=False, http2=False)
+    backend, so its connection pool is rebuilt with the same settings plus the backend.
+    Idle connections are kept a minute so the next poll of a host reuses its connection."""
+    transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False, http2=False)
     transport._pool = httpcore.ConnectionPool(  # noqa: SLF001 (see the docstring)
-        ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=4,
-        max_keepalive_connections=4, keepalive_expiry=5.0, http1=True, http2=False,
+        ssl_context=_ssl_context(), max_connections=connections,
+        max_keepalive_connections=connections, keepalive_expiry=60.0, http1=True, http2=False,
         network_backend=backend)
     return transport
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """Loading the CA bundle costs a third of a second: once per process, not per run."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 class Fetcher:
@@ -82,10 +93,11 @@ class Fetcher:
     def __init__(self, limits: HttpLimits) -> None:
         self.limits = limits
         self._backend = _DeadlineBackend()
+        self._hosts = HostSlots(limits.host_delay)
         self._client = httpx.Client(
             trust_env=False, follow_redirects=False, http2=False,
             headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
-            transport=_transport(self._backend),
+            transport=_transport(self._backend, max(limits.connections, 1)),
         )
 
     def close(self) -> None:
@@ -105,7 +117,9 @@ class Fetcher:
         started = time.monotonic()
         current = url
         for hop in range(self.limits.max_redirects + 1):
-            response_or_next = self._one_hop(url, current, ends_at, seconds, validators, accept)
+            with self._hosts.slot(_host_key(current)) as waited:
+                ends_at += waited  # the deadline counts from when the host is ours
+                response_or_next = self._one_hop(url, current, ends_at, seconds, validators, accept)
             if isinstance(response_or_next, FetchResult):
                 return _with_meta(response_or_next, url, hop, started)
             current = response_or_next
@@ -171,6 +185,7 @@ class Fetcher:
                 raise FetchError(original, f"redirect {resp.status_code} without Location", kind="redirects")
             return urljoin(url, location.strip())
         if resp.status_code == 304:
+            resp.read()  # a 304 has no body (RFC 9110 15.4.5); read to its end, the connection is reused
             return _result(url, resp, b"")
         if resp.status_code >= 400:
             raise FetchError(original, f"HTTP {resp.status_code} {resp.reason_phrase}".strip(), kind="http",
@@ -346,6 +361,16 @@ def _checked_url(original: str, url: str) -> object:
     except ValueError as exc:
         raise FetchError(original, f"{what}bad port in {url[:200]}", kind=kind) from exc
     return parts
+
+
+def _host_key(url: str) -> str:
+    """host:port a request goes to (a URL too bad to parse gets its own key; the hop
+    refuses it a moment later with the reason)."""
+    try:
+        parts = urlsplit(url)
+        return f"{(parts.hostname or '').lower()}:{parts.port or _default_port(parts.scheme)}"
+    except ValueError:
+        return url[:200]
 
 
 def _default_port(scheme: str) -> int:

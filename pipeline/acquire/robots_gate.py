@@ -6,6 +6,7 @@ pass through the gate. The rules themselves are read in ``robots`` (pure).
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -22,11 +23,17 @@ class RobotsGate:
         self._fetcher, self._store, self._now, self._timeout = fetcher, store, now, timeout
         self._known: dict[str, robots.Robots] = {}
         self._outages: set[str] = set()
+        self._guard = threading.Lock()
+        self._origin_locks: dict[str, threading.Lock] = {}
 
     def allows(self, url: str) -> bool:
+        """Thread-safe: sources polled at once that share an origin fetch its robots.txt once."""
         origin = _origin(url)
-        if origin not in self._known:
-            self._known[origin] = self._rules(origin)
+        with self._guard:
+            lock = self._origin_locks.setdefault(origin, threading.Lock())
+        with lock:
+            if origin not in self._known:
+                self._known[origin] = self._rules(origin)
         return self._known[origin].allowed(url)
 
     def outage(self, url: str) -> bool:

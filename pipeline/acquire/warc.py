@@ -2,8 +2,7 @@
 before its body is read.
 
 FastWARC (C++, the reader of the ChatNoir / Resiliparse project) parses the WARC
-headers, filters on them in ``func_filter`` and seeks over the bodies of records it
-drops; only ``response`` records of wanted hosts and capture dates are parsed further,
+headers, filters on them in ``func_filter`` and skips the bodies of records it drops; only ``response`` records of wanted hosts and capture dates are parsed further,
 and only HTML ones have their body read. Per-record gzip (``.warc.gz``), whole-file gzip
 and plain WARC are all detected from the bytes.
 
@@ -36,7 +35,7 @@ class WarcPage:
     host: str
     captured: datetime  # WARC-Date, aware UTC
     record_id: str
-    offset: int  # where the record starts in the file (after a resync: in that stretch)
+    offset: int  # where the record (its gzip member) starts in the file
     headers: tuple[tuple[str, str], ...]  # the HTTP response headers
     body: bytes
 
@@ -90,27 +89,39 @@ def iter_pages(path: Path, wanted: PageFilter, stats: ReadStats, *,
 
 def _read_from(stream: BinaryIO, start: int, wanted: PageFilter, stats: ReadStats,
                max_body: int) -> Iterator[WarcPage]:
-    """Pages from ``start`` on; returns where to resume after a bad stretch, or None at the end."""
+    """Pages from ``start`` on; returns where to look on (after a bad stretch, or a quiet
+    end that may not be the file's), or None at the end of the file."""
     stream.seek(start)
     seen = [-1]  # the last record start met, wanted or not: a resync goes on after it
     try:
-        records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=False,
-                                  func_filter=_header_filter(wanted, seen), fsspec_args=False)
+        # stream_pos is the record's offset in the file (FastWARC asks the stream where it
+        # is), so it points at the record's gzip member: the page archive's reader seeks there.
+        records = ArchiveIterator(stream, parse_http=False, func_filter=_header_filter(wanted, seen),
+                                  fsspec_args=False)
         for record in records:
-            page = _page(record, stats, max_body, start + record.stream_pos)
+            page = _page(record, stats, max_body, record.stream_pos)
             if page is not None:
                 yield page
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         if seen[0] >= 0 or start == 0:  # else: still the bad stretch met before the resync
             stats.unreadable += 1
-            stats.errors.append(f"{getattr(stream, 'name', 'stream')} after byte {start + max(seen[0], 0)}: {exc}")
-        return _next_start(stream, start + max(seen[0], 0) + 1)
-    return None
+            stats.errors.append(f"{getattr(stream, 'name', 'stream')} after byte {max(seen[0], start)}: {exc}")
+        return _next_start(stream, max(seen[0], start) + 1)
+    # A gzip member cut short can also end the iteration quietly, as if the file ended
+    # there: a record start after the last record met (of any type) means it did.
+    resume = _next_start(stream, max(seen[0], start) + 1)
+    if resume is not None:
+        stats.unreadable += 1
+        stats.errors.append(f"{getattr(stream, 'name', 'stream')} after byte {max(seen[0], start)}: "
+                            f"reading stopped early; resumed at byte {resume}")
+    return resume
 
 
 def _header_filter(wanted: PageFilter, seen: list[int]) -> Callable[[WarcRecord], bool]:
     def keep(record: WarcRecord) -> bool:
         seen[0] = record.stream_pos
+        if record.record_type != WarcRecordType.response:
+            return False
         host = _host(record.headers.get("WARC-Target-URI") or "")
         return bool(host) and wanted.wants_host(host) and wanted.wants_date(_utc(record.record_date))
     return keep

@@ -34,11 +34,11 @@ from pipeline.story.scorer import build_reference
 
 
 def page_article(body: bytes, url: str, headers: Sequence[tuple[str, str]], captured: datetime) -> Article:
-    """The one adapter between an archived response and an ``Article``: the same
-    extraction ``newswatch run`` applies to a fetched page. Headers and capture date are
-    passed so that a page -> Article function that also reads the charset header and
-    dates' provenance can take its place without touching the rest of backfill."""
-    return extract_page(body, url, headers=dict(headers))
+    """The one adapter between an archived response and an ``Article``: the extraction
+    ``newswatch run`` applies to a fetched page (decoding by the archived headers, dates
+    with their provenance). An archive has no feed, so no feed date or title; the capture
+    time is not a publication date either (it is the sighting's time)."""
+    return extract_page(body, url, dict(headers), None, None)
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _read_file(task: FileTask, path: Path, root: Path, key: str) -> FileResult:
     work = shards.start_work(root, key)  # its name says which process holds the file
     try:
         for page in iter_pages(path, task.wanted, stats, max_body=task.max_body):
-            row = _row(page, key, path.name, resolver, failed)
+            row = _row(page, key, path, resolver, failed)
             if row is not None and story is not None and score_article(story, row).decision == "not":
                 off_story, row = off_story + 1, None
             if row is not None:
@@ -143,7 +143,7 @@ class _RowContext:
     run_id: int | None  # set by the loader
 
 
-def _row(page: WarcPage, key: str, warc_name: str, resolver: OutletResolver,
+def _row(page: WarcPage, key: str, path: Path, resolver: OutletResolver,
          failed: Counter[str]) -> dict[str, Any] | None:
     try:
         article = page_article(page.body, page.url, page.headers, page.captured)
@@ -164,7 +164,9 @@ def _row(page: WarcPage, key: str, warc_name: str, resolver: OutletResolver,
         minhash=list(print_.minhash), bands=list(print_.bands),
         outlet_name=outlet.name if outlet else None, outlet_domain=outlet.domain if outlet else None,
         outlet_configured=bool(outlet and outlet.configured),
-        warc_key=key, warc_name=warc_name, record_id=page.record_id, record_offset=page.offset,
+        # Where the page can be read again (`newswatch reextract --source backfill`).
+        warc_file=str(path), warc_offset=page.offset,
+        warc_key=key, warc_name=path.name, record_id=page.record_id, record_offset=page.offset,
         captured_at=page.captured, source=outlet.outlet_id if outlet else page.host,
         month=page.captured.strftime("%Y-%m"))
     return clean_record(row)  # archived pages skip save_batch: the same hygiene here (issue 10)

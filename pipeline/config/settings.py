@@ -35,7 +35,7 @@ DEFAULT_USER_AGENT = "newswatch/0.1 (+https://github.com/newswatch/newswatch; ne
 class Setting:
     """One key of newswatch.toml: its type check, default and help."""
 
-    kind: str  # "str", "int", "float", "bool", "list[str]", "cidrs", "time", "tz"
+    kind: str  # "str", "int", "float", "seconds" (0 or more), "bool", "list[str]", "cidrs", "time", "tz"
     default: Any
     help: str
     secret: bool = False
@@ -59,6 +59,13 @@ SETTINGS: dict[str, dict[str, Setting]] = {
                                   "non-public networks that may be fetched (CIDR list); "
                                   "loopback, private and link-local are refused otherwise"),
         "max_pages_per_source": Setting("int", 200, "new article pages fetched per source per run"),
+        "concurrency": Setting("int", 8, "sources polled at once (1: one after another)"),
+        "host_delay": Setting("seconds", 0.0, "seconds between two requests to the same host "
+                              "(never more than one at a time)"),
+    },
+    "extract": {
+        "workers": Setting("int", os.cpu_count() or 1,
+                           "extraction processes (default: the number of cores; 1: one page at a time)"),
     },
     "schedule": {
         "interval_minutes": Setting("int", 30, "daemon: minutes between ingest runs"),
@@ -221,6 +228,11 @@ def _check_float(v: Any) -> str | None:
     return None if ok else "expected a positive number"
 
 
+def _check_seconds(v: Any) -> str | None:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+    return None if ok else "expected a number of seconds, 0 or more"
+
+
 def _check_bool(v: Any) -> str | None:
     return None if isinstance(v, bool) else "expected true or false"
 
@@ -260,7 +272,8 @@ def _check_tz(v: Any) -> str | None:
 
 
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "str": _check_str, "int": _check_int, "float": _check_float, "bool": _check_bool,
+    "str": _check_str, "int": _check_int, "float": _check_float, "seconds": _check_seconds,
+    "bool": _check_bool,
     "list[str]": _check_strs, "cidrs": _check_cidrs, "time": _check_time, "tz": _check_tz,
 }
 

@@ -7,7 +7,9 @@ signature and LSH bands), near-duplicate links, and the outlet an article belong
 - ``decode``: page bytes -> text as browsers choose the encoding; binary bodies named.
 - ``extract``: ``extract_page(body, url, headers, feed_date, feed_title)`` -> Article
   (trafilatura on the decoded page, title, length rule); ``dates``: the publication date
-  and its source; ``worker``: extraction in a separate process with a hard time limit.
+  and its source; ``worker``: extraction in separate processes (a pool, one per core by
+  default) with a hard time limit.
+- ``claims``: which article a link became this run, shared by sources polled at once.
 - ``archive``: the WARC page archive (writer, ``iter_responses``, ``read_response``);
   ``reextract``: archived pages through the current extractor, fetching nothing.
 - ``fingerprint``: canonical URLs, normalized text, shingles, MinHash;

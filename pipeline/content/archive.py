@@ -26,6 +26,7 @@ Stable API (also used by the CC-NEWS backfill, issue 13):
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -64,7 +65,8 @@ class ArchivedResponse:
 
 
 class PageArchive:
-    """Writes fetched pages; one open file at a time, rotated by size."""
+    """Writes fetched pages; one open file at a time, rotated by size. Thread-safe:
+    sources polled side by side (issue 12) write one record pair at a time."""
 
     def __init__(self, folder: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
         self.folder = Path(folder)
@@ -72,8 +74,13 @@ class PageArchive:
         self._file: BinaryIO | None = None
         self._name = ""
         self._count = 0
+        self._lock = threading.Lock()
 
     def write(self, page: FetchResult) -> ArchiveRef:
+        with self._lock:
+            return self._write(page)
+
+    def _write(self, page: FetchResult) -> ArchiveRef:
         out = self._open()
         writer = WARCWriter(out, gzip=True)
         response = _response_record(writer, page)
@@ -89,10 +96,14 @@ class PageArchive:
             return self._file
         self.close()
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._count += 1
         stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
-        self._name = f"newswatch-{stamp}-{os.getpid()}-{self._count:05d}.warc.gz"
-        self._file = open(self.folder / self._name, "xb")
+        while self._file is None:  # two runs of one process within a second: the next number
+            self._count += 1
+            self._name = f"newswatch-{stamp}-{os.getpid()}-{self._count:05d}.warc.gz"
+            try:
+                self._file = open(self.folder / self._name, "xb")
+            except FileExistsError:
+                continue
         return self._file
 
     def close(self) -> None:

@@ -5,11 +5,18 @@ pathological page can keep lxml busy for minutes. The worker is a child process 
 page at a time over a pipe; when a page passes the limit the child is killed and a new one
 started, and the page is recorded as failed ("timeout"). The worker is forked before the
 warehouse is opened, so it inherits the imported extractor but no database handles.
+
+``ExtractorPool`` holds several such workers (by default one per core), so pages of
+sources polled at once, or the next pages of one source, are extracted side by side
+while the main process fetches and writes; one worker is the old single-worker path.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import queue
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -86,6 +93,39 @@ class IsolatedExtractor:
         self._proc = None
 
     def __enter__(self) -> IsolatedExtractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ExtractorPool:
+    """``workers`` isolated extractors, each used by one caller at a time. Callable like
+    ``extract_page`` (blocks until a worker is free), or ``submit`` for a Future."""
+
+    def __init__(self, workers: int = 0, timeout: float = 20.0) -> None:
+        self.size = workers if workers > 0 else (os.cpu_count() or 1)
+        self._idle: queue.Queue[IsolatedExtractor] = queue.Queue()
+        for _ in range(self.size):
+            self._idle.put(IsolatedExtractor(timeout))
+        self._callers = ThreadPoolExecutor(self.size, thread_name_prefix="newswatch-extract")
+
+    def __call__(self, body: bytes, url: str, *facts: Any) -> Article:
+        worker = self._idle.get()
+        try:
+            return worker(body, url, *facts)
+        finally:
+            self._idle.put(worker)
+
+    def submit(self, body: bytes, url: str, *facts: Any) -> Future[Article]:
+        return self._callers.submit(self, body, url, *facts)
+
+    def close(self) -> None:
+        self._callers.shutdown(wait=True, cancel_futures=True)
+        while not self._idle.empty():
+            self._idle.get_nowait().close()
+
+    def __enter__(self) -> ExtractorPool:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -76,7 +76,7 @@ class BackfillQueries:
         self.con.execute(f"INSERT INTO articles (article_id, run_id, {', '.join(cols)}) "
                          f"SELECT final_id, ?, {', '.join(cols)} FROM bf_new", [run_id])
         self.con.execute("INSERT INTO fingerprints SELECT final_id, minhash FROM bf_new")
-        # Only new articles are staged, so none has band keys yet (lsh_bands has no key).
+        # Only new articles are here, so their band keys cannot be in the table yet.
         self.con.execute("INSERT INTO lsh_bands SELECT DISTINCT unnest(bands), final_id FROM bf_new")
         self.con.execute(
             "INSERT INTO article_urls SELECT url_key, min(final_id) FROM (SELECT unnest(r.url_keys) AS url_key, "
