@@ -152,7 +152,7 @@ class AnalysisQueries(Core):
     def judged(self, story_id: str) -> list[dict[str, Any]]:
         """The latest judgment of every article judged for the story, with the article's text
         and date, in article order (examples are built from them deterministically). None
-        on a warehouse older than migration 0009 opened read-only."""
+        on a warehouse older than migration 0014 opened read-only."""
         if not self.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'judgments'")[1]:
             return []
         cols, rows = self.query(

@@ -1,4 +1,4 @@
--- 0009: a person's judgment of an article for a story (`newswatch label`). Every judgment
+-- 0014: a person's judgment of an article for a story (`newswatch label`). Every judgment
 -- is kept (who, when, why): the latest one per (story, article) is the one that counts, the
 -- earlier ones are the history. Judgments are facts a person gave, not conclusions: they
 -- are never cleared by `rescore`, and the stored decision of a judged article follows them.
