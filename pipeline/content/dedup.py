@@ -27,8 +27,11 @@ from typing import Any, Callable
 
 import xxhash
 
+import numpy as np
+
 from pipeline.content import fingerprint as fp
 from pipeline.content import neardup
+from pipeline.content.overlap import Overlaps, Shingled, TextCache, as_array, count_in, without
 from pipeline.store import Store
 
 Link = tuple[str, str, str, float | None, float | None]  # a < b, relation, jaccard, containment
@@ -44,15 +47,16 @@ def link_pending(store: Store, now: datetime, progress: Callable[[int, int], Non
     interrupted pass resumes where it was."""
     _backfill_title_keys(store)
     pending = store.articles_to_dedup()
-    learn_templates(store, {a["outlet_id"] for a in pending if a.get("outlet_id")}, now)
+    texts = TextCache()
+    learn_templates(store, {a["outlet_id"] for a in pending if a.get("outlet_id")}, now, texts)
     references = store.reference_bodies()
-    quoted = frozenset().union(*(_shingled(body)[1] for body in references.values()))
+    quoted = frozenset().union(*(texts.of(body).as_set() for body in references.values()))
     store.save_title_keys([(a["article_id"], key) for a in pending if a["status"] == "extracted"
                            for key in [_title_key(a)] if key is not None])
     found = 0
     for start in range(0, len(pending), CHUNK):
         part = pending[start:start + CHUNK]
-        links = _links_for_chunk(store, part, quoted, frozenset(references))
+        links = _links_for_chunk(store, part, quoted, frozenset(references), texts)
         store.save_dup_links(links, [a["article_id"] for a in part], now)
         found += len(links)
         if progress:
@@ -69,13 +73,14 @@ def _backfill_title_keys(store: Store) -> None:
     store.save_title_keys([], task_done="title_keys")
 
 
-def learn_templates(store: Store, outlet_ids: set[str], now: datetime) -> None:
+def learn_templates(store: Store, outlet_ids: set[str], now: datetime, texts: TextCache | None = None) -> None:
     """Relearn the template shingles of these outlets from their recent pages."""
     if not outlet_ids:
         return
+    texts = texts or TextCache()
     bodies = store.outlet_bodies(sorted(outlet_ids), neardup.TEMPLATE_SAMPLE)
-    learnt = {o: (len(texts), neardup.template_shingles([_shingled(t)[1] for t in texts]))
-              for o, texts in bodies.items()}
+    learnt = {o: (len(recent), neardup.template_shingles([texts.of(t).as_set() for t in recent]))
+              for o, recent in bodies.items()}
     store.save_outlet_templates(learnt, now)
 
 
@@ -90,10 +95,13 @@ class _Setting:
     quoted: frozenset[int]
     references: frozenset[str]
 
-    def ignore(self, a: str, b: str) -> frozenset[int]:
-        none: frozenset[int] = frozenset()
-        left_out = self.templates.get(a, none) | self.templates.get(b, none)
-        return left_out if a in self.references or b in self.references else left_out | self.quoted
+    def quotes(self, a: str, b: str) -> bool:
+        """Whether the reference text is left out too: neither side is a reference."""
+        return a not in self.references and b not in self.references
+
+    def same_template(self, a: str, b: str) -> bool:
+        mine, theirs = self.templates.get(a), self.templates.get(b)
+        return not mine and not theirs or self.outlets.get(a) == self.outlets.get(b) is not None
 
     def passage(self, a: str, b: str) -> bool:
         mine, theirs = self.outlets.get(a), self.outlets.get(b)
@@ -101,40 +109,84 @@ class _Setting:
 
 
 def _links_for_chunk(store: Store, part: list[dict[str, Any]], quoted: frozenset[int],
-                     references: frozenset[str]) -> list[Link]:
+                     references: frozenset[str], texts: TextCache) -> list[Link]:
     ids = [a["article_id"] for a in part]
     keys = {aid: fp.band_keys(tuple(sig)) for aid, sig in store.signatures(ids).items()}
     candidates = store.candidates_of(keys, {a["article_id"]: a["content_hash"] for a in part})
     others = sorted({o for c in candidates.values() for o in c})
-    shingled = {aid: _shingled(body) for aid, body in store.bodies(others).items()}
+    shingled = {aid: texts.of(body) for aid, body in store.bodies(others).items()}
+    # Shingling is most of the Python cost; an article without candidates needs none.
+    mine = {a["article_id"]: texts.of(a["body"]) for a in part if a["article_id"] in candidates}
     titled = _title_candidates(store, part)
     setting = _Setting(store.outlet_templates(others + ids), store.outlets_of(others + ids), quoted, references)
+    pairs = _Pairs({**shingled, **mine}, setting)
     links: dict[tuple[str, str], Link] = {}
     for article in part:
         near = candidates.get(article["article_id"], set())
-        # Shingling is most of the Python cost; an article without candidates needs none.
-        found = _text_links(article["article_id"], _shingled(article["body"]), near, shingled, setting) if near else []
+        found = pairs.links(article["article_id"], sorted(near & shingled.keys())) if near else []
         for link in found + _canonical_links(store, article) + _title_links(article, titled):
             links.setdefault((link[0], link[1]), link)
     return [links[k] for k in sorted(links)]
 
 
-def _shingled(body: str) -> tuple[list[str], set[int]]:
-    tokens = fp.words(body)
-    return tokens, fp.shingles_of_words(tokens)
+class _Pairs:
+    """Text links of one article with its candidates: ``neardup.match_counts`` on exact
+    counts (``overlap``), the same decisions as ``neardup.compare_shingles`` with
+    ``ignore`` = both sides' templates (+ the reference text unless a side is one)."""
 
+    def __init__(self, texts: dict[str, Shingled], setting: _Setting) -> None:
+        self.texts, self.setting = texts, setting
+        self._drops: dict[tuple[str | None, bool], np.ndarray] = {}
+        self._kept: dict[tuple[str, bool], np.ndarray] = {}
+        self._overlaps: dict[bool, Overlaps] = {}
+        self._lost: dict[tuple[str, bool, str | None], int] = {}
 
-def _text_links(me: str, mine: tuple[list[str], set[int]], candidates: set[str],
-                shingled: dict[str, tuple[list[str], set[int]]], setting: _Setting) -> list[Link]:
-    links = []
-    for other in sorted(candidates & shingled.keys()):
-        theirs = shingled[other]
-        match = neardup.compare_shingles(mine[1], theirs[1], len(mine[0]), len(theirs[0]),
-                                         exact=bool(mine[0]) and mine[0] == theirs[0],
-                                         ignore=setting.ignore(me, other), passage=setting.passage(me, other))
-        if match.duplicate:
-            links.append(_pair(me, other, match.relation, match.jaccard, match.containment))
-    return links
+    def links(self, me: str, others: list[str]) -> list[Link]:
+        found = []
+        for quotes in (True, False):
+            side = [o for o in others if self.setting.quotes(me, o) == quotes]
+            found += [self._link(me, o, quotes, shared) for o, shared in zip(side, self._shared(me, side, quotes))]
+        return sorted(link for link in found if link is not None)
+
+    def _link(self, me: str, other: str, quotes: bool, shared: int) -> Link | None:
+        a, b = self.texts[me], self.texts[other]
+        size_a = self._kept_of(me, quotes).size - self._lost_to(me, other, quotes)
+        size_b = self._kept_of(other, quotes).size - self._lost_to(other, me, quotes)
+        # every ignored shingle stands for about one word of template (compare_shingles)
+        words_a, words_b = a.words - (a.shingles.size - size_a), b.words - (b.shingles.size - size_b)
+        match = neardup.match_counts(shared, size_a, size_b, words_a, words_b, exact=a.words > 0 and
+                                     a.digest == b.digest, passage=self.setting.passage(me, other))
+        return _pair(me, other, match.relation, match.jaccard, match.containment) if match.duplicate else None
+
+    def _shared(self, me: str, others: list[str], quotes: bool) -> list[int]:
+        if not others:
+            return []
+        if quotes not in self._overlaps:
+            self._overlaps[quotes] = Overlaps({t: self._kept_of(t, quotes) for t in self.texts})
+        return self._overlaps[quotes].shared(me, others)
+
+    def _kept_of(self, article: str, quotes: bool) -> np.ndarray:
+        """The article's shingles without its own template (and the reference text)."""
+        if (article, quotes) not in self._kept:
+            self._kept[(article, quotes)] = without(self.texts[article].shingles, self._drop(article, quotes))
+        return self._kept[(article, quotes)]
+
+    def _drop(self, article: str, quotes: bool) -> np.ndarray:
+        template = self.setting.templates.get(article, frozenset())
+        key = (self.setting.outlets.get(article) if template else None, quotes)
+        if key not in self._drops:
+            self._drops[key] = as_array(template | self.setting.quoted if quotes else template)
+        return self._drops[key]
+
+    def _lost_to(self, article: str, other: str, quotes: bool) -> int:
+        """How many of the article's kept shingles the other side's template removes."""
+        if self.setting.same_template(article, other):
+            return 0
+        key = (article, quotes, self.setting.outlets.get(other))
+        if key not in self._lost:
+            theirs = as_array(self.setting.templates.get(other, frozenset()))
+            self._lost[key] = count_in(self._kept_of(article, quotes), theirs)
+        return self._lost[key]
 
 
 def _canonical_links(store: Store, article: dict[str, Any]) -> list[Link]:

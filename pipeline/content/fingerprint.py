@@ -278,12 +278,36 @@ def shingles(text: str, k: int = SHINGLE_WORDS) -> set[int]:
 
 def shingles_of_words(tokens: list[str], k: int = SHINGLE_WORDS) -> set[int]:
     """``shingles`` for an already normalized word list."""
+    return set(shingle_hashes(tokens, k))
+
+
+def shingle_array(tokens: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
+    """``shingles_of_words`` as a sorted array of distinct uint64 (for numpy set operations)."""
+    hashes = np.array(shingle_hashes(tokens, k), dtype=np.uint64)
+    return np.unique(hashes) if hashes.size > 1 else hashes
+
+
+def shingle_hashes(tokens: list[str], k: int = SHINGLE_WORDS) -> list[int]:
+    """The hash of each word ``k``-gram of ``tokens``, in order (repeats kept).
+
+    A k-gram's text is ``" ".join`` of its words, which is a slice of the whole text
+    joined once: hashing slices of one buffer gives the same values as joining and
+    encoding each k-gram, at half the cost. Words that hold a space themselves (never
+    the case for ``words``) take the k-gram by k-gram way.
+    """
     if not tokens:
-        return set()
+        return []
+    whole = " ".join(tokens).encode("utf-8")
     if len(tokens) < k:
-        return {xxhash.xxh3_64_intdigest(" ".join(tokens).encode("utf-8"))}
-    grams = (" ".join(tokens[i : i + k]) for i in range(len(tokens) - k + 1))
-    return {xxhash.xxh3_64_intdigest(g.encode("utf-8")) for g in grams}
+        return [xxhash.xxh3_64_intdigest(whole)]
+    spaces = np.flatnonzero(np.frombuffer(whole, dtype=np.uint8) == 32)
+    if spaces.size != len(tokens) - 1:
+        return [xxhash.xxh3_64_intdigest(" ".join(tokens[i : i + k]).encode("utf-8"))
+                for i in range(len(tokens) - k + 1)]
+    starts = [0, *(spaces[: len(tokens) - k] + 1).tolist()]
+    ends = [*spaces[k - 1 :].tolist(), len(whole)]
+    view, digest = memoryview(whole), xxhash.xxh3_64_intdigest
+    return [digest(view[s:e]) for s, e in zip(starts, ends)]
 
 
 def jaccard(a: set[int], b: set[int]) -> float:

@@ -13,9 +13,11 @@ each constant's docstring.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import TypeVar
 
 from pipeline.content import fingerprint as fp
@@ -153,9 +155,19 @@ def compare_shingles(
         kept_a, kept_b = a - ignore, b - ignore
         words_a, words_b = words_a - (len(a) - len(kept_a)), words_b - (len(b) - len(kept_b))
         a, b = kept_a, kept_b
-    j, c = fp.jaccard(a, b), fp.containment(a, b)
+    return match_counts(len(a & b), len(a), len(b), words_a, words_b, exact, passage)
+
+
+def match_counts(shared: int, size_a: int, size_b: int, words_a: int, words_b: int, exact: bool = False,
+                 passage: bool = False) -> Match:
+    """``compare_shingles`` from the counts alone: ``shared`` shingles in common between
+    sets of ``size_a`` and ``size_b`` (what is ignored already left out of all three, and
+    of the word counts). Jaccard is 0.0 when both sets are empty, containment when
+    either is (``fp.jaccard``, ``fp.containment``)."""
+    j = shared / (size_a + size_b - shared) if size_a or size_b else 0.0
+    c = shared / min(size_a, size_b) if size_a and size_b else 0.0
     relation = _relation(j, c, min(words_a, words_b), max(words_a, words_b), exact)
-    if relation == "distinct" and passage and len(a & b) >= PASSAGE_SHINGLES:
+    if relation == "distinct" and passage and shared >= PASSAGE_SHINGLES:
         relation = "passage"
     return Match(j, c, relation)
 
@@ -185,13 +197,18 @@ def template_shingles(texts: Sequence[set[int]]) -> frozenset[int]:
     own text four to one count as one text, and no template is learnt from them.
     """
     distinct: list[set[int]] = []
+    seen: set[int] = set()  # every shingle of the distinct texts so far
     for shingles in sorted(texts, key=len, reverse=True):
-        if not any(fp.containment(shingles, other) >= EXCERPT_CONTAINMENT for other in distinct):
+        # A text shares with one distinct text at most what it shares with all of them:
+        # when that is below the bar, no pair needs testing (most pages of an outlet).
+        if shingles and len(shingles & seen) / len(shingles) < EXCERPT_CONTAINMENT:
+            inside = False
+        else:
+            inside = any(fp.containment(shingles, other) >= EXCERPT_CONTAINMENT for other in distinct)
+        if not inside:
             distinct.append(shingles)
-    counts: dict[int, int] = {}
-    for shingles in distinct:
-        for h in shingles:
-            counts[h] = counts.get(h, 0) + 1
+            seen |= shingles
+    counts = Counter(chain.from_iterable(distinct))
     floor = max(TEMPLATE_MIN_TEXTS, TEMPLATE_SHARE * len(distinct))
     return frozenset(h for h, n in counts.items() if n >= floor)
 

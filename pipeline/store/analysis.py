@@ -8,6 +8,12 @@ from typing import Any, Iterator, Sequence
 from .core import Core
 
 SCORE_CHUNK = 5000  # score rows per statement: bounded parameter lists
+# Band rows one scan of lsh_bands may read per band key asked before the index is cheaper.
+# Measured at 100k articles (6.4M rows, bench/bench_dedup_scale.py's warehouse): an index
+# lookup costs 27-44 us a key in IN-lists of 200-1,000, a scan with a hash semi-join
+# about 13 ns a row: break-even near 2,000 rows a key (about 1M articles for the 32,000
+# keys of 500 new articles).
+SCAN_ROWS_PER_KEY = 2000
 
 
 class AnalysisQueries(Core):
@@ -30,8 +36,7 @@ class AnalysisQueries(Core):
         or its exact content hash (``hashes``). Both are index lookups (migration 0012), so
         the cost follows the number of keys asked, not the size of the warehouse."""
         holders: dict[int, set[str]] = {}
-        for key, other in self.rows_in("SELECT band_key, article_id FROM lsh_bands WHERE band_key IN ({})",
-                                       sorted({k for keys in band_keys.values() for k in keys})):
+        for key, other in self._band_holders(sorted({k for keys in band_keys.values() for k in keys})):
             holders.setdefault(key, set()).add(other)
         same_text: dict[str, set[str]] = {}
         for digest, other in self.rows_in(
@@ -45,6 +50,17 @@ class AnalysisQueries(Core):
             if near - {me}:
                 found[me] = near - {me}
         return found
+
+    def _band_holders(self, keys: list[int]) -> list[tuple[int, str]]:
+        """(band_key, article_id) rows holding one of ``keys``: through the index, or by
+        one scan of ``lsh_bands`` when that is cheaper (``SCAN_ROWS_PER_KEY``), so the cost
+        never exceeds the index's, which does not grow with the warehouse."""
+        rows = self.scalar("SELECT estimated_size FROM duckdb_tables() WHERE table_name = 'lsh_bands' "
+                           "AND database_name = current_database() AND schema_name = 'main'") or 0
+        if keys and rows <= SCAN_ROWS_PER_KEY * len(keys):
+            return self.con.execute("SELECT band_key, article_id FROM lsh_bands WHERE band_key IN "
+                                    "(SELECT unnest(?::BIGINT[]))", [keys]).fetchall()
+        return self.rows_in("SELECT band_key, article_id FROM lsh_bands WHERE band_key IN ({})", keys)
 
     def bodies(self, ids: Sequence[str]) -> dict[str, str]:
         return dict(self.rows_in("SELECT article_id, body FROM articles WHERE article_id IN ({}) "

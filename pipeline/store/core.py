@@ -247,10 +247,12 @@ class Core:
 
     # -- articles ------------------------------------------------------------------------
     def article_for_url(self, url_key: str) -> tuple[str, str] | None:
-        """(article_id, status) of the article a URL is known to lead to."""
-        row = self.con.execute("SELECT a.article_id, a.status FROM article_urls u JOIN articles a USING (article_id) "
-                               "WHERE u.url_key = ?", [url_key]).fetchone()
-        return (row[0], row[1]) if row else None
+        """(article_id, status) of the article a URL is known to lead to. Two key lookups:
+        a join scans ``articles`` (issue 12), and a page asks this once or twice."""
+        known = self.rows_in("SELECT article_id FROM article_urls WHERE url_key IN ({})", [url_key])
+        row = known and self.rows_in("SELECT article_id, status FROM articles WHERE article_id IN ({})",
+                                     [known[0][0]])
+        return (row[0][0], row[0][1]) if row else None
 
     def article_attempts(self, article_id: str) -> int:
         return int(self.scalar("SELECT attempts FROM articles WHERE article_id = ?", [article_id]) or 0)

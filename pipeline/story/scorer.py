@@ -16,9 +16,11 @@ Pure: no I/O, no clock, deterministic.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import Counter
 from functools import lru_cache
+from itertools import repeat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -59,15 +61,21 @@ def _stem(word: str) -> str:
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
 
-def _tokens(text: str) -> list[str]:
-    words = [w for w in _norm(text).split() if w not in _STOP and len(w) > 1 and not w.isdigit()]
+def _tokens(norm: str) -> list[str]:
+    """Stemmed content words of a text already through ``_norm``."""
+    words = [w for w in norm.split() if w not in _STOP and len(w) > 1 and not w.isdigit()]
     return [_stem(w) for w in words]
 
 
-def _features(text: str) -> Counter[str]:
-    """Stemmed words plus adjacent-word pairs (pairs carry phrases such as 'jack clark')."""
-    toks = _tokens(text)
-    return Counter(toks) + Counter(f"{a}_{b}" for a, b in zip(toks, toks[1:]))
+def _features(text: str, norm: str | None = None) -> Counter[str]:
+    """Stemmed words plus adjacent-word pairs (pairs carry phrases such as 'jack clark');
+    ``norm``: ``_norm(text)`` when the caller has it."""
+    toks = _tokens(_norm(text) if norm is None else norm)
+    # Counting pairs into the word counts gives ``Counter(toks) + Counter(pairs)`` (all
+    # counts positive, same key order) without building a third Counter.
+    counts = Counter(toks)
+    counts.update(f"{a}_{b}" for a, b in zip(toks, toks[1:]))
+    return counts
 
 
 # ---------------------------------------------------------------- terms
@@ -82,6 +90,17 @@ def _pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)" + r"\s".join(parts) + r"(?!\w)")
 
 
+@lru_cache(maxsize=None)
+def _literals(phrase: str) -> tuple[str, ...]:
+    """Words every match of ``_pattern(phrase)`` contains verbatim: a text lacking one of
+    them cannot match, which a substring test tells far faster than the pattern's scan."""
+    return tuple(w for word in phrase.split() for w in _norm(word.rstrip("*")).split())
+
+
+def _occurs(phrase: str, norm: str) -> bool:
+    return all(w in norm for w in _literals(phrase)) and _pattern(phrase).search(norm) is not None
+
+
 @dataclass(frozen=True)
 class TermEvidence:
     anchor: tuple[str, ...]  # anchor phrases found
@@ -91,10 +110,12 @@ class TermEvidence:
 
 def match_terms(rule: TermRule, text: str) -> TermEvidence:
     """Which of the rule's phrases occur in ``text``."""
-    norm = _norm(text)
-    found = [p for p in rule.anchor if _pattern(p).search(norm)]
-    groups = tuple((g, hits) for g, phrases in rule.topic
-                   if (hits := tuple(p for p in phrases if _pattern(p).search(norm))))
+    return _match_norm(rule, _norm(text))
+
+
+def _match_norm(rule: TermRule, norm: str) -> TermEvidence:
+    found = [p for p in rule.anchor if _occurs(p, norm)]
+    groups = tuple((g, hits) for g, phrases in rule.topic if (hits := tuple(p for p in phrases if _occurs(p, norm))))
     return TermEvidence(tuple(found), groups, bool(found) and len(groups) >= rule.min_topic_groups)
 
 
@@ -145,7 +166,8 @@ def _vector(feats: Counter[str], idf: Mapping[str, float], unseen: float) -> dic
 
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     small, large = (a, b) if len(a) <= len(b) else (b, a)
-    return sum(v * large.get(f, 0.0) for f, v in small.items())
+    # The same products summed in the same order as a generator would, but in C.
+    return sum(map(operator.mul, small.values(), map(large.get, small.keys(), repeat(0.0))))
 
 
 # A lone seed has no neighbour to measure against; 0.2 is near what the five seeds of the
@@ -199,11 +221,12 @@ def score(reference: Reference, *, title: str | None, text: str,
     """Score one article against a story's reference set."""
     story = reference.story
     full = f"{title}\n{text}" if title else text
-    vec = _vector(_features(full), reference.idf, reference.unseen_idf)
+    norm = _norm(full)
+    vec = _vector(_features(full, norm), reference.idf, reference.unseen_idf)
     sims = [_cosine(vec, seed) for seed in reference.vectors]
     best = max(range(len(sims)), key=lambda i: (sims[i], -i))
     lexical = min(1.0, sims[best] / reference.scale) if reference.scale > 0 else 0.0
-    terms = match_terms(story.terms, full)
+    terms = _match_norm(story.terms, norm)
     counter, counter_sim = _nearest_counter(reference, vec)
     # Nearness to a counter-example is weighed against nearness to the seeds, so it takes
     # from the lexical evidence only: an article about a neighbour *and* the story still

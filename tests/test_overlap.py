@@ -1,0 +1,123 @@
+"""The counting path of the near-duplicate check (``overlap``, ``dedup._Pairs``) makes the
+decisions of the pair-by-pair set path (``neardup.compare_shingles``) on the same texts:
+copies, excerpts, passages, templates of one and of two outlets, the reference text."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from pipeline.content import dedup, neardup
+from pipeline.content import fingerprint as fp
+from pipeline.content.overlap import Overlaps, Shingled, TextCache, as_array, count_in, without
+
+VOCAB = [f"w{i}" for i in range(400)]
+
+
+def _texts(rng: random.Random) -> dict[str, str]:
+    """Originals, copies under other furniture, excerpts, passages, briefs, exact repeats."""
+    furniture = {o: " ".join(rng.choice(VOCAB) for _ in range(70)) for o in ("o1", "o2")}
+    reference = " ".join(rng.choice(VOCAB) for _ in range(300))
+    originals = [" ".join(rng.choice(VOCAB) for _ in range(rng.choice([40, 120, 400]))) for _ in range(6)]
+    texts = {"ref": reference}
+    for i, body in enumerate(originals):
+        words = body.split()
+        outlet = f"o{1 + i % 2}"
+        texts[f"{outlet}-orig{i}"] = f"{furniture[outlet]} {body}"
+        texts[f"o{2 - i % 2}-copy{i}"] = f"{' '.join(words[: int(len(words) * 0.8)])} {furniture[f'o{2 - i % 2}']}"
+        texts[f"{outlet}-excerpt{i}"] = " ".join(words[: len(words) // 3])
+        texts[f"o{2 - i % 2}-passage{i}"] = (" ".join(rng.choice(VOCAB) for _ in range(200)) + " "
+                                               + " ".join(words[50:130]) + " " + reference[:400])
+        texts[f"none-quote{i}"] = reference[: 300 + 40 * i] + " " + " ".join(words[:60])
+    texts["o1-same"] = texts["o1-orig0"]
+    return texts
+
+
+def _setting(texts: dict[str, str], rng: random.Random) -> dedup._Setting:
+    shingles = {a: fp.shingles(t) for a, t in texts.items()}
+    outlets = {a: a.split("-")[0] for a in texts if not a.startswith(("none", "ref"))}
+    templates = {}
+    for outlet in ("o1", "o2"):
+        mine = [shingles[a] for a in texts if outlets.get(a) == outlet]
+        learnt = neardup.template_shingles(mine) | frozenset(rng.sample(sorted(mine[0]), 20))
+        templates.update({a: learnt for a in texts if outlets.get(a) == outlet})
+    return dedup._Setting(templates, outlets, frozenset(shingles["ref"]), frozenset({"ref"}))
+
+
+def _by_sets(me: str, other: str, texts: dict[str, str], setting: dedup._Setting) -> dedup.Link | None:
+    none: frozenset[int] = frozenset()
+    ignore = setting.templates.get(me, none) | setting.templates.get(other, none)
+    if setting.quotes(me, other):
+        ignore |= setting.quoted
+    a, b = fp.words(texts[me]), fp.words(texts[other])
+    match = neardup.compare_shingles(fp.shingles_of_words(a), fp.shingles_of_words(b), len(a), len(b),
+                                     exact=bool(a) and a == b, ignore=ignore, passage=setting.passage(me, other))
+    return dedup._pair(me, other, match.relation, match.jaccard, match.containment) if match.duplicate else None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_counting_path_makes_the_set_paths_decisions(seed: int) -> None:
+    rng = random.Random(seed)
+    texts = _texts(rng)
+    setting = _setting(texts, rng)
+    pairs = dedup._Pairs({a: Shingled.of(t) for a, t in texts.items()}, setting)
+    relations = set()
+    for me in texts:
+        others = sorted(set(texts) - {me})
+        expected = sorted(link for o in others for link in [_by_sets(me, o, texts, setting)] if link)
+        assert pairs.links(me, others) == expected, me
+        relations |= {link[2] for link in expected}
+    assert relations == {"exact", "copy", "excerpt", "passage"}  # every rule was exercised
+
+
+def test_shared_counts_and_set_helpers_are_exact() -> None:
+    rng = random.Random(5)
+    sets = {f"t{i}": {rng.randrange(2**64) for _ in range(rng.randrange(0, 50))} | set(range(i * 3, 30))
+            for i in range(12)}
+    arrays = {k: as_array(v) for k, v in sets.items()}
+    overlaps = Overlaps(arrays)
+    names = sorted(sets)
+    for me in names:
+        assert overlaps.shared(me, names) == [len(sets[me] & sets[o]) for o in names]
+    drop = as_array(sets["t0"] | {2**64 - 1})
+    for k, v in sets.items():
+        assert set(without(arrays[k], drop).tolist()) == v - sets["t0"]
+        assert count_in(arrays[k], drop) == len(v & sets["t0"])
+
+
+def test_text_cache_shingles_each_text_once_and_stays_bounded() -> None:
+    cache = TextCache(size=2)
+    first = cache.of("one two three four five six")
+    assert cache.of("one two three four five six") is first
+    assert set(first.shingles.tolist()) == fp.shingles("one two three four five six") and first.words == 6
+    cache.of("a b c d e f g")
+    cache.of("h i j k l m n")
+    assert cache.of("one two three four five six") is not first  # evicted, shingled anew
+
+
+def _templates_by_every_pair(texts: list[set[int]]) -> frozenset[int]:
+    """``neardup.template_shingles`` as first written: each text tested against every
+    distinct one (the oracle for its shortcut)."""
+    distinct: list[set[int]] = []
+    for shingles in sorted(texts, key=len, reverse=True):
+        if not any(fp.containment(shingles, other) >= neardup.EXCERPT_CONTAINMENT for other in distinct):
+            distinct.append(shingles)
+    counts: dict[int, int] = {}
+    for shingles in distinct:
+        for h in shingles:
+            counts[h] = counts.get(h, 0) + 1
+    floor = max(neardup.TEMPLATE_MIN_TEXTS, neardup.TEMPLATE_SHARE * len(distinct))
+    return frozenset(h for h, n in counts.items() if n >= floor)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_template_shortcut_learns_what_testing_every_pair_learns(seed: int) -> None:
+    rng = random.Random(seed)
+    furniture = set(range(1000, 1000 + rng.choice([0, 10, 60])))
+    pages = [furniture | {rng.randrange(10**6) for _ in range(rng.choice([1, 5, 80]))} for _ in range(30)]
+    pages += [set(rng.sample(sorted(p), max(1, int(len(p) * rng.uniform(0.6, 1.0))))) for p in pages[:12]]
+    pages += [set(), {5}, {5}]
+    learnt = neardup.template_shingles(pages)
+    assert learnt == _templates_by_every_pair(pages)
+    assert learnt >= furniture
