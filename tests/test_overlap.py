@@ -121,3 +121,32 @@ def test_template_shortcut_learns_what_testing_every_pair_learns(seed: int) -> N
     learnt = neardup.template_shingles(pages)
     assert learnt == _templates_by_every_pair(pages)
     assert learnt >= furniture
+
+
+def test_band_lookup_by_scan_finds_what_the_index_finds(tmp_path, monkeypatch) -> None:
+    """``candidates_of`` scans the band table when that is cheaper (a small warehouse)
+    and asks the index otherwise: both give the same candidates."""
+    from datetime import datetime, timezone
+
+    from pipeline.store import Batch, analysis, open_writer
+
+    rng = random.Random(9)
+    now = datetime(2026, 6, 10, tzinfo=timezone.utc)
+    base = [" ".join(rng.choice(VOCAB) for _ in range(300)) for _ in range(6)]
+    bodies = base + [" ".join(b.split()[:250]) for b in base] + [b.replace("w1 ", "w2 ") for b in base]
+    batch = Batch()
+    for i, body in enumerate(bodies):
+        print_ = fp.fingerprint(body)
+        batch.articles.append({"article_id": f"a{i:02d}", "canonical_url": f"https://t.test/{i}", "url": f"https://t.test/{i}",
+                               "status": "extracted", "body": body, "content_hash": print_.content_hash,
+                               "word_count": print_.word_count, "first_seen_at": now, "updated_at": now})
+        batch.fingerprints.append((f"a{i:02d}", list(print_.minhash), list(print_.bands)))
+    store = open_writer(tmp_path / "w.duckdb")
+    store.save_batch(batch)
+    keys = {a: fp.band_keys(tuple(s)) for a, s in store.signatures([f"a{i:02d}" for i in range(len(bodies))]).items()}
+    hashes = {a["article_id"]: a["content_hash"] for a in batch.articles}
+    scanned = store.candidates_of(keys, hashes)
+    monkeypatch.setattr(analysis, "SCAN_ROWS_PER_KEY", 0)
+    assert store.candidates_of(keys, hashes) == scanned
+    assert all({f"a{i:02d}", f"a{i + 6:02d}", f"a{i + 12:02d}"} - {f"a{i:02d}"} <= scanned[f"a{i:02d}"] for i in range(6))
+    store.close()

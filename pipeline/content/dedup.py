@@ -38,6 +38,9 @@ Link = tuple[str, str, str, float | None, float | None]  # a < b, relation, jacc
 
 
 CHUNK = 200  # articles checked, and committed, together
+# Articles whose candidates are looked up together: one scan of the band table, when that
+# is cheaper than the index (``Store.candidates_of``), serves this many (issue 12).
+LOOKUP = 10 * CHUNK
 TITLE_WINDOW_S = 7 * 86400
 
 
@@ -54,9 +57,12 @@ def link_pending(store: Store, now: datetime, progress: Callable[[int, int], Non
     store.save_title_keys([(a["article_id"], key) for a in pending if a["status"] == "extracted"
                            for key in [_title_key(a)] if key is not None])
     found = 0
+    candidates: dict[str, set[str]] = {}
     for start in range(0, len(pending), CHUNK):
         part = pending[start:start + CHUNK]
-        links = _links_for_chunk(store, part, quoted, frozenset(references), texts)
+        if start % LOOKUP == 0:  # the band table does not change during the pass
+            candidates = _candidates(store, pending[start:start + LOOKUP])
+        links = _links_for_chunk(store, part, candidates, quoted, frozenset(references), texts)
         store.save_dup_links(links, [a["article_id"] for a in part], now)
         found += len(links)
         if progress:
@@ -108,12 +114,17 @@ class _Setting:
         return mine is not None and theirs is not None and mine != theirs
 
 
-def _links_for_chunk(store: Store, part: list[dict[str, Any]], quoted: frozenset[int],
-                     references: frozenset[str], texts: TextCache) -> list[Link]:
-    ids = [a["article_id"] for a in part]
+def _candidates(store: Store, articles: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Each article's candidates: shared LSH band key or content hash."""
+    ids = [a["article_id"] for a in articles]
     keys = {aid: fp.band_keys(tuple(sig)) for aid, sig in store.signatures(ids).items()}
-    candidates = store.candidates_of(keys, {a["article_id"]: a["content_hash"] for a in part})
-    others = sorted({o for c in candidates.values() for o in c})
+    return store.candidates_of(keys, {a["article_id"]: a["content_hash"] for a in articles})
+
+
+def _links_for_chunk(store: Store, part: list[dict[str, Any]], candidates: dict[str, set[str]],
+                     quoted: frozenset[int], references: frozenset[str], texts: TextCache) -> list[Link]:
+    ids = [a["article_id"] for a in part]
+    others = sorted({o for a in ids for o in candidates.get(a, ())})
     shingled = {aid: texts.of(body) for aid, body in store.bodies(others).items()}
     # Shingling is most of the Python cost; an article without candidates needs none.
     mine = {a["article_id"]: texts.of(a["body"]) for a in part if a["article_id"] in candidates}
