@@ -30,6 +30,20 @@ def _texts(rng: random.Random) -> dict[str, str]:
         texts[f"o{2 - i % 2}-passage{i}"] = (" ".join(rng.choice(VOCAB) for _ in range(200)) + " "
                                                + " ".join(words[50:130]) + " " + reference[:400])
         texts[f"none-quote{i}"] = reference[: 300 + 40 * i] + " " + " ".join(words[:60])
+        half = words[: len(words) // 3]  # containment 0.8-0.9 at Jaccard < 0.3: a few words changed
+        for at in range(3, len(half), 40):
+            half[at] = "changed"
+        texts[f"o{2 - i % 2}-trimmed{i}"] = " ".join(half)
+        # Corners where one rule alone makes the link: a 65-word snippet inside a long
+        # text (containment 0.8-0.9, under 60 shared), two briefs sharing most words
+        # (Jaccard over 0.5, containment under 0.8, under 60 shared).
+        if len(words) >= 400:
+            snippet = words[100:165]
+            snippet[20] = snippet[45] = "changed"
+            texts[f"none-snippet{i}"] = " ".join(snippet)
+        brief = [rng.choice(VOCAB) for _ in range(80)]
+        texts[f"none-brief{i}"] = " ".join(brief)
+        texts[f"none-briefb{i}"] = " ".join(w if at % 19 != 9 else "other" for at, w in enumerate(brief))
     texts["o1-same"] = texts["o1-orig0"]
     return texts
 

@@ -13,8 +13,9 @@ signature and LSH bands), near-duplicate links, and the outlet an article belong
 - ``archive``: the WARC page archive (writer, ``iter_responses``, ``read_response``);
   ``reextract``: archived pages through the current extractor, fetching nothing.
 - ``fingerprint``: canonical URLs, normalized text, shingles, MinHash;
-  ``neardup``: copy / excerpt decisions; ``dedup``: candidates from the warehouse's band
-  keys, confirmed, linked and clustered.
+  ``neardup``: copy / excerpt decisions; ``overlap``: exact shared-shingle counts of one
+  text against all its candidates, in numpy; ``dedup``: candidates from the warehouse's
+  band keys, confirmed, linked and clustered.
 - ``outlets``: which outlet a URL belongs to.
 
 Imports: ``errors``, ``models``, ``config``, ``store``. Imported by ``story``,

@@ -105,10 +105,6 @@ class _Setting:
         """Whether the reference text is left out too: neither side is a reference."""
         return a not in self.references and b not in self.references
 
-    def same_template(self, a: str, b: str) -> bool:
-        mine, theirs = self.templates.get(a), self.templates.get(b)
-        return not mine and not theirs or self.outlets.get(a) == self.outlets.get(b) is not None
-
     def passage(self, a: str, b: str) -> bool:
         mine, theirs = self.outlets.get(a), self.outlets.get(b)
         return mine is not None and theirs is not None and mine != theirs
@@ -151,13 +147,35 @@ class _Pairs:
         self._kept: dict[tuple[str, bool], np.ndarray] = {}
         self._overlaps: dict[bool, Overlaps] = {}
         self._lost: dict[tuple[str, bool, str | None], int] = {}
+        # the outlet whose template a text carries (None: none); equal keys, equal templates
+        self._template_of = {t: setting.outlets.get(t) if setting.templates.get(t) else None for t in texts}
 
     def links(self, me: str, others: list[str]) -> list[Link]:
         found = []
         for quotes in (True, False):
             side = [o for o in others if self.setting.quotes(me, o) == quotes]
-            found += [self._link(me, o, quotes, shared) for o, shared in zip(side, self._shared(me, side, quotes))]
+            found += [self._link(me, side[i], quotes, shared) for i, shared in self._maybe(me, side, quotes)]
         return sorted(link for link in found if link is not None)
+
+    def _maybe(self, me: str, side: list[str], quotes: bool) -> list[tuple[int, int]]:
+        """(position, shared count) of the candidates whose counts can make a link; the
+        others are "distinct" whatever their word counts: different texts, Jaccard under
+        ``COPY_JACCARD``, containment under ``EXCERPT_CONTAINMENT``, fewer shared shingles
+        than ``PASSAGE_SHINGLES``. Decided for all candidates at once, in numpy."""
+        if not side:
+            return []
+        shared = np.array(self._shared(me, side, quotes), dtype=np.int64)
+        size_a = np.array([self._kept_of(me, quotes).size - self._lost_to(me, o, quotes) for o in side])
+        size_b = np.array([self._kept_of(o, quotes).size - self._lost_to(o, me, quotes) for o in side])
+        mine = self.texts[me]
+        same = np.array([mine.words > 0 and self.texts[o].digest == mine.digest for o in side], dtype=bool)
+        union, smaller = size_a + size_b - shared, np.minimum(size_a, size_b)
+        j = np.divide(shared, union, out=np.zeros(len(side)), where=union > 0)
+        c = np.divide(shared, smaller, out=np.zeros(len(side)), where=smaller > 0)
+        slack = 1e-9  # the decision itself is ``neardup.match_counts``'s, in Python floats
+        maybe = same | (j >= neardup.COPY_JACCARD - slack) | (c >= neardup.EXCERPT_CONTAINMENT - slack)
+        maybe |= shared >= neardup.PASSAGE_SHINGLES
+        return [(int(i), int(shared[i])) for i in np.flatnonzero(maybe)]
 
     def _link(self, me: str, other: str, quotes: bool, shared: int) -> Link | None:
         a, b = self.texts[me], self.texts[other]
@@ -191,9 +209,9 @@ class _Pairs:
 
     def _lost_to(self, article: str, other: str, quotes: bool) -> int:
         """How many of the article's kept shingles the other side's template removes."""
-        if self.setting.same_template(article, other):
+        if self._template_of[article] == self._template_of[other]:
             return 0
-        key = (article, quotes, self.setting.outlets.get(other))
+        key = (article, quotes, self._template_of[other])
         if key not in self._lost:
             theirs = as_array(self.setting.templates.get(other, frozenset()))
             self._lost[key] = count_in(self._kept_of(article, quotes), theirs)
