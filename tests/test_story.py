@@ -253,3 +253,23 @@ def test_counter_examples_leave_an_article_about_the_story_alone() -> None:
     result = st.score(ref, title=None, text=held_out, published=JUNE_10)
     assert result.counter_similarity < result.nearest_similarity
     assert result.decision == "relevant"
+
+
+def test_phrase_shortcuts_find_what_the_pattern_search_finds() -> None:
+    """``scorer._occurs`` (substring tests, then the pattern anchored where the phrase's
+    first word occurs) agrees with searching the whole text with the phrase's pattern,
+    including words inside other words, prefixes with *, and multi-word phrases."""
+    import random
+
+    from pipeline.config.stories import norm_text
+    from pipeline.story import scorer
+
+    rng = random.Random(4)
+    vocab = ["ai", "said", "pause", "paused", "pausing", "self", "improvement", "self-improvement", "anthropic",
+             "anthropics", "frontier", "x", "maintain", "jack", "clark", "jackclark"]
+    phrases = ["ai", "pause*", "self improvement", "self-improvement", "anthropic", "jack clark", "x", "frontier ai",
+               "paus* frontier", "clark"]
+    for _ in range(300):
+        text = norm_text(" ".join(rng.choice(vocab) for _ in range(rng.randrange(0, 12))))
+        for phrase in phrases:
+            assert scorer._occurs(phrase, text) == (scorer._pattern(phrase).search(text) is not None), (phrase, text)

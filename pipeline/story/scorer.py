@@ -97,8 +97,27 @@ def _literals(phrase: str) -> tuple[str, ...]:
     return tuple(w for word in phrase.split() for w in _norm(word.rstrip("*")).split())
 
 
+@lru_cache(maxsize=None)
+def _lead(phrase: str) -> str | None:
+    """The literal text every match of ``_pattern(phrase)`` starts with, if any."""
+    first = _norm(phrase.split()[0].rstrip("*")).split() if phrase.split() else []
+    return first[0] if first else None
+
+
 def _occurs(phrase: str, norm: str) -> bool:
-    return all(w in norm for w in _literals(phrase)) and _pattern(phrase).search(norm) is not None
+    """``_pattern(phrase).search(norm)``, tried only where the phrase's first word occurs
+    (a match anchored there still sees the text before it, for the pattern's look-behind)."""
+    if not all(w in norm for w in _literals(phrase)):
+        return False
+    pattern, lead = _pattern(phrase), _lead(phrase)
+    if lead is None:
+        return pattern.search(norm) is not None
+    at = norm.find(lead)
+    while at >= 0:
+        if pattern.match(norm, at):
+            return True
+        at = norm.find(lead, at + 1)
+    return False
 
 
 @dataclass(frozen=True)
@@ -159,9 +178,13 @@ def build_reference(story: StoryDef, seeds: Sequence[tuple[str, str]],
 
 def _vector(feats: Counter[str], idf: Mapping[str, float], unseen: float) -> dict[str, float]:
     """Sublinear TF times IDF, L2-normalised (long articles do not win by length alone)."""
-    raw = {f: (1 + math.log(c)) * idf.get(f, unseen) for f, c in feats.items()}
-    norm = math.sqrt(sum(v * v for v in raw.values())) or 1.0
-    return {f: v / norm for f, v in raw.items()}
+    tf = {c: 1 + math.log(c) for c in set(feats.values())}  # few distinct counts: each log once
+    weight = idf.get
+    raw = {f: tf[c] * weight(f, unseen) for f, c in feats.items()}
+    values = list(raw.values())
+    # the same products and quotients, in the same order, as generator expressions, in C
+    norm = math.sqrt(sum(map(operator.mul, values, values))) or 1.0
+    return dict(zip(raw, map(operator.truediv, values, repeat(norm))))
 
 
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
