@@ -263,3 +263,56 @@ def _kill_first_worker(root: Path, warc: Path) -> int:
             return pid
         time.sleep(0.005)
     return 0
+
+
+# ---------------------------------------------------------------- shards seen in place
+
+
+def _coverage(warehouse: Path) -> tuple[list[tuple], int, int]:
+    """(articles per outlet id, articles per day summed, rows of all_articles)."""
+    return (rows(warehouse, "SELECT outlet_id, articles FROM coverage_by_outlet ORDER BY outlet_id NULLS LAST"),
+            rows(warehouse, "SELECT coalesce(sum(articles), 0) FROM coverage_daily")[0][0],
+            rows(warehouse, "SELECT count(*) FROM all_articles")[0][0])
+
+
+def test_views_count_finished_shards_before_the_load_and_once_after(world, tmp_path):
+    from datetime import datetime, timezone
+
+    from pipeline.backfill.runner import BackfillPlan, load_finished, tasks_for, watch_shards
+    from pipeline.backfill.task import run_task
+    from pipeline.config import load_settings
+    from pipeline.store import open_writer
+
+    room, fetched, warc, hosts = world
+    copy = tmp_path / "news-0002.warc.gz"  # every page captured twice: counted once all the same
+    copy.write_bytes(warc.read_bytes())
+    site = make_site(room, tmp_path / "site")
+    settings, root, now = load_settings(site.config), tmp_path / "shards", datetime.now(timezone.utc)
+    watch_shards(settings, root, now)
+    assert _coverage(site.warehouse) == ([], 0, 0)  # a registered folder with no shard yet
+    plan = BackfillPlan((warc, copy), root, PageFilter(frozenset({"127.0.0.1"})))
+    for task in tasks_for(settings, plan):  # the workers' part only: nothing loaded
+        assert run_task(task).done
+    expected = rows(fetched.warehouse, "SELECT outlet_id, count(*) FROM articles WHERE status = 'extracted' "
+                                       "GROUP BY 1 ORDER BY 1")
+    total = sum(n for _, n in expected)
+    assert rows(site.warehouse, "SELECT count(*) FROM articles WHERE status = 'extracted'") == [(0,)]
+    assert _coverage(site.warehouse) == (expected, total, total)
+    open_writer(site.warehouse).close()  # a later job reopens the warehouse: still seen
+    assert _coverage(site.warehouse) == (expected, total, total)
+    load_finished(settings, root, now)  # (it loads the seeds too: reference articles)
+    loaded = rows(site.warehouse, "SELECT outlet_id, count(*) FROM articles WHERE status = 'extracted' "
+                                  "GROUP BY 1 ORDER BY 1")
+    assert loaded == expected and rows(site.warehouse, "SELECT count(*) FROM backfill_pending") == [(0,)]
+    after = _coverage(site.warehouse)  # each article once: as counted from the table alone
+    assert after == _table_coverage(site.warehouse)
+    for path in sorted(root.rglob("*"), reverse=True):  # shards deleted: no view fails
+        path.unlink() if path.is_file() else path.rmdir()
+    open_writer(site.warehouse).close()
+    assert _coverage(site.warehouse) == after
+
+
+def _table_coverage(warehouse: Path) -> tuple[list[tuple], int, int]:
+    counted = "FROM articles WHERE status IN ('extracted', 'reference')"
+    return (rows(warehouse, f"SELECT outlet_id, count(*) {counted} GROUP BY 1 ORDER BY 1 NULLS LAST"),
+            rows(warehouse, f"SELECT count(*) {counted}")[0][0], rows(warehouse, "SELECT count(*) FROM articles")[0][0])

@@ -18,7 +18,7 @@ from pipeline.backfill import shards
 from pipeline.backfill.task import COUNTED, FileResult, FileTask, StoryFilter, run_task
 from pipeline.config import Settings, reference_dir
 from pipeline.config.references import read_reference_set
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, LockedError
 from pipeline.content.outlets import OutletResolver
 from pipeline.jobs import analyse, load_seeds
 from pipeline.store import open_writer, writer_lock
@@ -89,6 +89,7 @@ def backfill(settings: Settings, plan: BackfillPlan, now: datetime,
     """Read every file (files done before are skipped), load, score; the JSON summary."""
     tasks = tasks_for(settings, plan)
     totals = Totals(files=len(tasks))
+    totals.errors += watch_shards(settings, plan.shard_root, now)
     for result in _results(tasks, plan):
         totals.add(result)
         if progress:
@@ -142,6 +143,22 @@ def _outcome(future: Any, task: FileTask) -> FileResult:
         return FileResult(task.warc, "", False, errors=(f"{task.warc}: not finished: {type(exc).__name__}: {exc}",))
 
 
+def watch_shards(settings: Settings, root: Path, now: datetime) -> list[str]:
+    """Before any task: let the warehouse's views read this shard folder, so the files
+    that finish are counted even if the coordinator never gets to load them. Done before
+    the pool forks, so no worker inherits the handle; a busy warehouse only delays this."""
+    try:
+        with writer_lock(settings.warehouse_path):
+            store = open_writer(settings.warehouse_path)
+            try:
+                store.register_backfill_shards(root, shards.layout(root), True, now)
+            finally:
+                store.close()
+    except LockedError as exc:
+        return [f"{settings.warehouse_path}: the views see these shards after the load only: {exc}"]
+    return []
+
+
 def load_finished(settings: Settings, root: Path, now: datetime) -> dict[str, Any]:
     """The coordinator's step: load every finished file not loaded yet, then dedup,
     cluster and score what is new (the same post-steps as ``newswatch run``)."""
@@ -154,6 +171,7 @@ def load_finished(settings: Settings, root: Path, now: datetime) -> dict[str, An
             # The reference sets anchor clusters as in `run`: a backfill may be the first job.
             seeds = load_seeds(store, settings, OutletResolver(settings.outlets), now, run_id)
             counts = _load(store, root, pending, run_id, now)
+            store.register_backfill_shards(root, shards.layout(root), False, now)  # loaded: the view stops reading
             analysis = analyse(store, settings, now)
             store.finish_run(run_id, datetime.now(now.tzinfo), "done", {
                 "sources_ok": 0, "sources_failed": 0, "new_sightings": counts["new_sightings"],

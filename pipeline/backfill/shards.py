@@ -4,6 +4,7 @@
     <root>/pages/source=.../month=.../~compact-<hex>.parquet              merged by `compact`
     <root>/manifest/<warc key>.json                                        the file is done
     <root>/.work/<warc key>.<pid>.<hex>/                                   a file in progress
+    <root>/schema/source=~none/month=~none/~schema.parquet                 no rows, every column
 
 A file's shards are written under ``.work`` first and moved into place, then its manifest
 is written; a file without a manifest is read again from the start, and because shard
@@ -27,7 +28,7 @@ from typing import Any
 
 from pipeline.store import parquet
 
-PAGES, MANIFEST, WORK = "pages", "manifest", ".work"
+PAGES, MANIFEST, WORK, SCHEMA = "pages", "manifest", ".work", "schema"
 COMPACT_PREFIX = "~compact-"
 JOURNAL = ".compacting.json"
 
@@ -46,6 +47,16 @@ def _safe(text: str) -> str:
 
 def shard_glob(root: Path) -> str:
     return str(root / PAGES / "**" / "*.parquet")
+
+
+def layout(root: Path) -> dict[str, str]:
+    """What the warehouse's view of unloaded shards reads (``store.pending``): a pattern
+    matching every shard and the schema file (so it never matches nothing), and the
+    manifests. The schema file lies outside ``pages`` so the loader and ``compact``
+    never see it."""
+    return {"files": str(root / "*" / "source=*" / "month=*" / "*.parquet"),
+            "manifests": str(root / MANIFEST / "*.json"),
+            "schema_file": str(root / SCHEMA / "source=~none" / "month=~none" / "~schema.parquet")}
 
 
 def manifest(root: Path, key: str) -> dict[str, Any] | None:
