@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import make_site, rows, start_newswatch, table_contents
+from conftest import make_site, rows, set_setting, start_newswatch, table_contents
 from newsroom import Newsroom
 from warcfiles import CAPTURED, archive_of, newsroom_pages, record, write_warc
 
@@ -316,3 +316,40 @@ def _table_coverage(warehouse: Path) -> tuple[list[tuple], int, int]:
     counted = "FROM articles WHERE status IN ('extracted', 'reference')"
     return (rows(warehouse, f"SELECT outlet_id, count(*) {counted} GROUP BY 1 ORDER BY 1 NULLS LAST"),
             rows(warehouse, f"SELECT count(*) {counted}")[0][0], rows(warehouse, "SELECT count(*) FROM articles")[0][0])
+
+
+# ---------------------------------------------------------------- a page too slow to extract
+
+
+def _slow_page() -> bytes:
+    """Tens of thousands of short linked paragraphs: seconds of lxml and trafilatura
+    work (super-linear in their number), far past the 1.5 s limit the test sets."""
+    paragraphs = "".join(f"<p>item {i} of a very long list <a href='/i/{i}'>more</a></p>" for i in range(20000))
+    return f"<html><head><title>Slow</title></head><body><article>{paragraphs}</article></body></html>".encode()
+
+
+def test_a_page_past_the_time_limit_is_named_and_the_file_carries_on(world, tmp_path):
+    from pipeline.backfill.runner import BackfillPlan, Totals, _summary, tasks_for
+    from pipeline.backfill.task import run_task
+    from pipeline.config import load_settings
+    from pipeline.store import parquet
+
+    room, fetched, warc, hosts = world
+    pages = [(p.url, p.body) for p in iter_pages(warc, PageFilter(), ReadStats())][:4]
+    slow_url = pages[0][0].rsplit("/", 1)[0] + "/slow.html"
+    archive = write_warc(tmp_path / "slow.warc.gz", archive_of(pages[:2] + [(slow_url, _slow_page())] + pages[2:],
+                                                               noise=False))
+    offset = next(p.offset for p in iter_pages(archive, PageFilter(), ReadStats()) if p.url == slow_url)
+    site = make_site(room, tmp_path / "site")
+    set_setting(site.config, "http", "page_timeout", 1.5)  # run's extraction limit, reused
+    settings, root = load_settings(site.config), tmp_path / "shards"
+    (task,) = tasks_for(settings, BackfillPlan((archive,), root))
+    result = run_task(task)  # in this process: the worker's part, with its forked extractor
+    assert result.done and dict(result.extract_failed) == {"timeout": 1}
+    assert result.timed_out == (f"{archive}@{offset}",)  # named by file and offset
+    assert result.kept == 4 and not result.errors  # the pages after it too
+    cols, shard_rows = parquet.read_rows(shards.shard_glob(root))
+    assert sorted(r[cols.index("url")] for r in shard_rows) == sorted(url for url, _ in pages)
+    totals = Totals()
+    totals.add(result)
+    assert _summary(BackfillPlan((archive,), root), totals, 1.0, {})["pages_timed_out"] == [f"{archive}@{offset}"]

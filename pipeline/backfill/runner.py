@@ -46,6 +46,7 @@ class Totals:
     failed: int = 0
     counts: Counter[str] = field(default_factory=Counter)  # task.COUNTED, of the files read now
     extract_failed: Counter[str] = field(default_factory=Counter)
+    timed_out: list[str] = field(default_factory=list)  # pages past the per-page time limit
     errors: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
@@ -56,6 +57,7 @@ class Totals:
         if not r.skipped:
             self.counts.update({name: getattr(r, name) for name in COUNTED})
         self.extract_failed.update(dict(r.extract_failed))
+        self.timed_out += list(r.timed_out)
         self.errors += list(r.errors)
 
     def rate(self) -> float:
@@ -81,7 +83,8 @@ def tasks_for(settings: Settings, plan: BackfillPlan) -> list[FileTask]:
         seeds = read_reference_set(reference_dir(settings, found))
         story = StoryFilter(found, tuple((seed.file, seed.text) for seed in seeds))
     return [FileTask(str(p), str(plan.shard_root), plan.wanted, settings.outlets, story,
-                     int(settings.get("http", "max_body_bytes"))) for p in plan.paths]
+                     int(settings.get("http", "max_body_bytes")), float(settings.get("http", "page_timeout")))
+            for p in plan.paths]
 
 
 def backfill(settings: Settings, plan: BackfillPlan, now: datetime,
@@ -202,7 +205,8 @@ def _summary(plan: BackfillPlan, t: Totals, seconds: float, loaded: dict[str, An
         "not_2xx": t.counts["not_ok"],
         "unreadable_stretches": t.counts["unreadable"], "articles_kept": t.counts["kept"],
         "off_story": t.counts["off_story"],
-        "extract_failed": dict(sorted(t.extract_failed.items())), "errors": t.errors[:20],
+        "extract_failed": dict(sorted(t.extract_failed.items())), "pages_timed_out": t.timed_out[:50],
+        "errors": t.errors[:20],
         "seconds": round(seconds, 3), "records_per_second": round(t.counts["records"] / max(seconds, 1e-6), 1),
         "loaded": loaded,
     }

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from pipeline.store import parquet
 PAGES, MANIFEST, WORK, SCHEMA = "pages", "manifest", ".work", "schema"
 COMPACT_PREFIX = "~compact-"
 JOURNAL = ".compacting.json"
+PROGRESS = "progress.json"
 
 
 def warc_key(path: Path) -> str:
@@ -75,6 +77,34 @@ def start_work(root: Path, key: str) -> Path:
     work = root / WORK / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     work.mkdir(parents=True)
     return work
+
+
+class Ticker:
+    """A task's progress inside its file, written to its work folder at most every
+    ``every`` seconds (the coordinator sums the folders it sees: pool and Dask alike)."""
+
+    def __init__(self, work: Path, every: float = 0.5) -> None:
+        self.path, self.every, self.last = work / PROGRESS, every, time.monotonic()
+
+    def __call__(self, records: int, kept: int) -> None:
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            _write_json(self.path, {"records": records, "kept": kept})
+
+
+def in_progress(root: Path, stale: float = 60.0) -> tuple[int, int]:
+    """(records read, articles kept) so far by the files in progress; a note not renewed
+    for ``stale`` seconds is a worker that died (its file is read again elsewhere)."""
+    records = kept = 0
+    for path in (root / WORK).glob(f"*/{PROGRESS}") if (root / WORK).is_dir() else []:
+        try:
+            if time.time() - path.stat().st_mtime > stale:
+                continue
+            note = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # finished and removed, or being replaced, meanwhile
+            continue
+        records, kept = records + int(note.get("records", 0)), kept + int(note.get("kept", 0))
+    return records, kept
 
 
 def abandon_work(work: Path) -> None:
