@@ -174,25 +174,56 @@ def _shard_rows(root: Path) -> list[tuple]:
         con.close()
 
 
-def test_a_killed_backfill_resumes_without_duplicates(world, tmp_path):
+def test_a_killed_pool_worker_is_replaced_and_its_file_read_again_once(world, tmp_path):
     room, fetched, warc, hosts = world
     big = _big_warc(warc, tmp_path / "big.warc.gz", copies=4)
     site = make_site(room, tmp_path / "site")
-    proc = start_newswatch(["backfill", str(big), "--workers", "1"], config=site.config, cwd=site.cwd)
+    proc = start_newswatch(["backfill", str(big), str(warc), "--workers", "1"], config=site.config, cwd=site.cwd)
     root = site.warehouse.parent / "backfill"
     worker = _wait_for_work(root, proc)
-    os.kill(worker, signal.SIGKILL)  # the pool process, in the middle of the file
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err  # the coordinator names the file and carries on
-    cut = json.loads(out)
-    assert cut["files_failed"] == 1 and "not finished" in cut["errors"][0] and cut["loaded"]["files"] == 0
-    assert not shards.done_keys(root)
-    result = site.run("backfill", str(big))
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["files_read"] == 1 and summary["articles_kept"] == summary["loaded"]["new_sightings"]
+    os.kill(worker, signal.SIGKILL)  # the pool process, in the middle of a file: the pool breaks
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    summary = json.loads(out)  # a new pool read both files, the cut one from the start
+    assert (summary["files_read"], summary["files_failed"], summary["loaded"]["files"]) == (2, 0, 2), summary
+    assert summary["articles_kept"] == summary["loaded"]["new_sightings"]
     assert len(_shard_rows(root)) == len({r[:2] for r in _shard_rows(root)}) == summary["articles_kept"]
     assert {r[0] for r in article_rows(site.warehouse)} >= {r[0] for r in article_rows(fetched.warehouse)}
+    assert not shards.work_folders(root)  # nothing of the dead worker is left behind
+    again = site.run("backfill", str(big), str(warc))
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["files_done_before"], json.loads(again.stdout)["records"]) == (2, 0)
+
+
+def test_a_file_that_kills_its_worker_every_time_is_named_and_skipped(world, tmp_path):
+    room, fetched, warc, hosts = world
+    deadly = tmp_path / "deadly.warc.gz"
+    deadly.write_bytes(warc.read_bytes())
+    site = make_site(room, tmp_path / "site")
+    root = site.warehouse.parent / "backfill"
+    proc = start_newswatch(["backfill", str(deadly), str(warc), "--workers", "2"], config=site.config, cwd=site.cwd)
+    killed = _kill_every_reader(root, deadly, proc)  # as an OOM killer would, at each attempt
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert len(killed) == 3 and summary["files_failed"] == 1 and summary["files_read"] == 1, summary
+    assert [e for e in summary["errors"] if str(deadly) in e] == [
+        f"{deadly}: not finished: its worker process died 3 times; skipped"]
+    assert summary["loaded"]["files"] == 1 and summary["loaded"]["new_articles"] == summary["articles_kept"] > 0
+    assert {r[0] for r in rows(site.warehouse, "SELECT warc_name FROM backfill_files")} == {warc.name}
+
+
+def _kill_every_reader(root: Path, warc: Path, proc) -> list[int]:
+    """SIGKILL each process that starts reading ``warc``, until the coordinator ends."""
+    killed: list[int] = []
+    while proc.poll() is None:
+        for name in shards.work_folders(root):
+            key, pid = shards.work_owner(name)
+            if key.startswith(warc.name) and pid not in killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        time.sleep(0.005)
+    return killed
 
 
 def _big_warc(warc: Path, target: Path, copies: int) -> Path:
@@ -240,8 +271,11 @@ def test_a_dask_cluster_gives_the_pool_result_and_survives_a_killed_worker(world
     killed: list[int] = []
     killer = threading.Thread(target=lambda: killed.append(_kill_first_worker(root, big)), daemon=True)
     killer.start()
-    summary = backfill(load_settings(site.config), plan, datetime.now(timezone.utc))
+    during: list[tuple[int, int]] = []  # what the progress line shows of files not finished yet
+    summary = backfill(load_settings(site.config), plan, datetime.now(timezone.utc),
+                       lambda t: during.append(t.reading))
     killer.join(timeout=5)
+    assert any(records > 0 and kept > 0 for records, kept in during)  # progress inside a file
     assert killed and killed[0] > 0  # a worker process died in the middle of a file
     assert summary["files_read"] == 2 and summary["files_failed"] == 0
     assert summary["articles_kept"] == summary["loaded"]["new_sightings"]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterator, Sequence
 
 from pipeline.acquire.warc import PageFilter
 from pipeline.backfill import shards
@@ -24,6 +26,8 @@ from pipeline.jobs import analyse, load_seeds
 from pipeline.store import open_writer, writer_lock
 
 LOAD_CHUNK = 500  # files per loading transaction
+MAX_KILLS = 3  # a file whose worker process dies this often is skipped (pool); Dask: its retries
+TICK = 0.5  # seconds between progress lines while files are being read
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Totals:
     timed_out: list[str] = field(default_factory=list)  # pages past the per-page time limit
     errors: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    reading: tuple[int, int] = (0, 0)  # records read and articles kept so far in files not finished
 
     def add(self, r: FileResult) -> None:
         self.files_done += 1
@@ -60,8 +65,14 @@ class Totals:
         self.timed_out += list(r.timed_out)
         self.errors += list(r.errors)
 
+    def records(self) -> int:
+        return self.counts["records"] + self.reading[0]
+
+    def kept(self) -> int:
+        return self.counts["kept"] + self.reading[1]
+
     def rate(self) -> float:
-        return self.counts["records"] / max(time.monotonic() - self.started, 1e-6)
+        return self.records() / max(time.monotonic() - self.started, 1e-6)
 
 
 Progress = Callable[[Totals], None]
@@ -94,8 +105,10 @@ def backfill(settings: Settings, plan: BackfillPlan, now: datetime,
     totals = Totals(files=len(tasks))
     totals.errors += watch_shards(settings, plan.shard_root, now)
     for result in _results(tasks, plan):
-        totals.add(result)
+        if result is not None:
+            totals.add(result)
         if progress:
+            totals.reading = shards.in_progress(plan.shard_root)
             progress(totals)
     seconds = time.monotonic() - totals.started
     loaded = load_finished(settings, plan.shard_root, now)
@@ -103,16 +116,72 @@ def backfill(settings: Settings, plan: BackfillPlan, now: datetime,
             "load_seconds": round(time.monotonic() - totals.started - seconds, 3)}
 
 
-def _results(tasks: list[FileTask], plan: BackfillPlan) -> Iterator[FileResult]:
+def _results(tasks: list[FileTask], plan: BackfillPlan) -> Iterator[FileResult | None]:
+    """Each file's result as it comes; None now and then while files are being read
+    (for the progress line)."""
     if plan.scheduler:
         yield from _on_dask(tasks, plan.scheduler)
         return
     workers = min(plan.workers or os.cpu_count() or 1, max(len(tasks), 1))
-    # Forked: the coordinator holds no warehouse handle yet (it opens it only to load).
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-        futures = {pool.submit(run_task, t): t for t in tasks}
-        for future in as_completed(futures):
-            yield _outcome(future, futures[future])
+    kills: Counter[str] = Counter()
+    while tasks:
+        started = shards.work_folders(plan.shard_root)
+        # Forked: the coordinator holds no warehouse handle now (it opens it only to load).
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+            futures = {pool.submit(run_task, t): t for t in tasks}
+            processes = dict(getattr(pool, "_processes", None) or {})  # to tell later which one died
+            cut = yield from _pool_outcomes(futures)
+        tasks = yield from _after_break(plan.shard_root, cut, _killed_by(plan.shard_root, started, processes), kills)
+
+
+def _pool_outcomes(futures: dict[Future[FileResult], FileTask]) -> Generator[FileResult | None, None, list[FileTask]]:
+    """Yield the results; return the tasks cut short because a worker process died (a
+    dead worker breaks the whole pool: every file not finished fails with it)."""
+    cut, pending = [], set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=TICK, return_when=FIRST_COMPLETED)
+        for future in done:
+            if isinstance(future.exception(), BrokenProcessPool):
+                cut.append(futures[future])
+            else:
+                yield _outcome(future, futures[future])
+        if not done:
+            yield None
+    return cut
+
+
+def _killed_by(root: Path, started: set[str], processes: dict[int, Any]) -> set[str] | None:
+    """Keys of the files whose worker process died of something other than the pool's
+    own clean-up (a SIGTERM to the survivors once it is broken): the OOM killer, a kill,
+    a crash. None when no file can be blamed (a worker died between files)."""
+    dead = {pid for pid, proc in processes.items() if proc.exitcode not in (None, 0, -signal.SIGTERM)}
+    keys = {key for key, pid in map(shards.work_owner, shards.work_folders(root) - started) if pid in dead}
+    return keys or None
+
+
+def _after_break(root: Path, cut: list[FileTask], culprits: set[str] | None,
+                 kills: Counter[str]) -> Generator[FileResult, None, list[FileTask]]:
+    """The files to read again in a new pool; a file whose worker died MAX_KILLS times is
+    reported by name and skipped (the next invocation tries it again)."""
+    again = []
+    for task in cut:
+        key = _key(task)
+        shards.abandon_work_of(root, key)
+        if culprits is None or key in culprits:
+            kills[task.warc] += 1
+        if kills[task.warc] >= MAX_KILLS:
+            yield FileResult(task.warc, key, False, errors=(
+                f"{task.warc}: not finished: its worker process died {kills[task.warc]} times; skipped",))
+        else:
+            again.append(task)
+    return again
+
+
+def _key(task: FileTask) -> str:
+    try:
+        return shards.warc_key(Path(task.warc))
+    except OSError:
+        return ""
 
 
 def _on_dask(tasks: list[FileTask], address: str) -> Iterator[FileResult]:
@@ -128,10 +197,16 @@ def _on_dask(tasks: list[FileTask], address: str) -> Iterator[FileResult]:
     try:
         keys = [f"newswatch-backfill-{i}-{Path(t.warc).name}" for i, t in enumerate(tasks)]
         # A task whose worker died is run again elsewhere; its shards replace the cut-short ones.
-        futures = client.map(run_task, tasks, key=keys, retries=3)
-        by_key = {f.key: t for f, t in zip(futures, tasks)}
-        for future in dask_completed(futures):
-            yield _outcome(future, by_key[future.key])
+        futures = client.map(run_task, tasks, key=keys, retries=MAX_KILLS)
+        by_key, pending = {f.key: t for f, t in zip(futures, tasks)}, list(futures)
+        while pending:
+            done = [f for f in pending if f.done()]
+            pending = [f for f in pending if not f.done()]
+            for future in done:
+                yield _outcome(future, by_key[future.key])
+            if not done:
+                yield None
+                time.sleep(TICK)
     finally:
         client.close()
 

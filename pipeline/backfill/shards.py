@@ -111,6 +111,23 @@ def abandon_work(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def work_folders(root: Path) -> set[str]:
+    return {p.name for p in (root / WORK).iterdir()} if (root / WORK).is_dir() else set()
+
+
+def work_owner(name: str) -> tuple[str, int]:
+    """(file key, pid) of a work folder's name."""
+    key, pid, _ = name.rsplit(".", 2)
+    return key, int(pid) if pid.isdigit() else -1
+
+
+def abandon_work_of(root: Path, key: str) -> None:
+    """Remove what dead workers left of a file (the file is read again from the start)."""
+    for name in work_folders(root):
+        if work_owner(name)[0] == key:
+            abandon_work(root / WORK / name)
+
+
 def finish_work(root: Path, key: str, work: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:
     """Shards into place, then the manifest: a reader never sees a manifest without its rows."""
     written = parquet.write_partitioned(work / PAGES, key, rows) if rows else []
