@@ -17,6 +17,7 @@ import threading
 from datetime import timedelta
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import pytest
@@ -387,3 +388,37 @@ def test_a_page_past_the_time_limit_is_named_and_the_file_carries_on(world, tmp_
     totals = Totals()
     totals.add(result)
     assert _summary(BackfillPlan((archive,), root), totals, 1.0, {})["pages_timed_out"] == [f"{archive}@{offset}"]
+
+
+# ---------------------------------------------------------------- a failed fetch, archived
+
+
+def test_an_archived_page_replaces_the_failed_article_a_fetch_left(world, tmp_path):
+    from newsroom import Route
+
+    room, fetched, warc, hosts = world
+    url, article_id = rows(fetched.warehouse, "SELECT a.url, a.article_id FROM articles a JOIN sightings s "
+                                              "USING (article_id) WHERE a.status = 'extracted' AND s.link = a.url "
+                                              "ORDER BY a.url LIMIT 1")[0]
+    path = urlsplit(url).path
+    served = room.route(path)
+    room.set_route(path, Route(b"<h1>500 Internal Server Error</h1>", status=500))
+    try:
+        site = make_site(room, tmp_path / "site")
+        assert site.run("run", "--all").returncode == 0
+    finally:
+        room.set_route(path, served)
+    assert rows(site.warehouse, "SELECT status FROM articles WHERE article_id = ?", [article_id]) == [("failed",)]
+    page = next(p for p in iter_pages(warc, PageFilter(), ReadStats()) if p.url == url)
+    archive = write_warc(tmp_path / "one.warc.gz", archive_of([(url, page.body)]))  # with a request before it
+    offset = next(p.offset for p in iter_pages(archive, PageFilter(), ReadStats()) if p.url == url)
+    result = site.run("backfill", str(archive))
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)["loaded"]
+    assert (loaded["failed_replaced"], loaded["new_articles"]) == (1, 0)
+    mine = f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles WHERE article_id = ?"
+    assert rows(site.warehouse, mine, [article_id]) == rows(fetched.warehouse, mine, [article_id])
+    assert rows(site.warehouse, "SELECT warc_file, warc_offset, fail_reason FROM articles WHERE article_id = ?",
+                [article_id]) == [(str(archive), offset, None)]  # where its text came from
+    scores = f"SELECT {', '.join(SCORE_COLUMNS)} FROM story_scores WHERE article_id = ?"
+    assert rows(site.warehouse, scores, [article_id]) == rows(fetched.warehouse, scores, [article_id])
