@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import threading
 from datetime import timedelta
@@ -150,7 +151,12 @@ def test_story_option_keeps_only_pages_the_story_does_not_rule_out(world, tmp_pa
 
 def test_export_writes_a_snapshot_duckdb_reads_back(world, tmp_path):
     room, fetched, warc, hosts = world
-    result = fetched.run("export", str(tmp_path / "out"), "--story", "rsi-pause")
+    site = make_site(room, tmp_path / "site")  # a copy: a judgment changes the stored decisions
+    site.warehouse.parent.mkdir(parents=True)
+    shutil.copyfile(fetched.warehouse, site.warehouse)
+    url = rows(site.warehouse, "SELECT url FROM articles WHERE status = 'extracted' ORDER BY url LIMIT 1")[0][0]
+    assert site.run("label", url, "--not", "--note", "checked by hand", "--by", "ada").returncode == 0
+    result = site.run("export", str(tmp_path / "out"), "--story", "rsi-pause")
     assert result.returncode == 0, result.stderr
     folder = Path(json.loads(result.stdout)["folder"])
     about = json.loads((folder / "snapshot.json").read_text(encoding="utf-8"))
@@ -160,10 +166,12 @@ def test_export_writes_a_snapshot_duckdb_reads_back(world, tmp_path):
     try:
         daily = con.execute(f"SELECT * FROM '{folder / 'story_daily.parquet'}' ORDER BY day").fetchall()
         scores = con.execute(f"SELECT count(*) FROM '{folder / 'story_scores.parquet'}'").fetchone()[0]
+        judged = con.execute(f"SELECT * FROM '{folder / 'judgments.parquet'}'").fetchall()
     finally:
         con.close()
-    assert daily == rows(fetched.warehouse, "SELECT * FROM story_daily WHERE story_id = 'rsi-pause' ORDER BY day")
+    assert daily == rows(site.warehouse, "SELECT * FROM story_daily WHERE story_id = 'rsi-pause' ORDER BY day")
     assert scores == about["files"]["story_scores.parquet"] > 0
+    assert judged == rows(site.warehouse, "SELECT * FROM judgments") and judged[0][6:] == (url, "checked by hand")
 
 
 def _shard_rows(root: Path) -> list[tuple]:

@@ -134,6 +134,7 @@ class BackfillQueries:
 _SCORED = "(SELECT article_id FROM story_scores WHERE story_id = {story})"
 SNAPSHOT = (
     ("story_scores", "SELECT * FROM story_scores WHERE story_id = {story}"),
+    ("judgments", "SELECT * FROM judgments WHERE story_id = {story}"),  # what people decided (0014)
     ("articles", f"SELECT * FROM articles WHERE article_id IN {_SCORED}"),
     ("article_urls", f"SELECT * FROM article_urls WHERE article_id IN {_SCORED}"),
     ("sightings", f"SELECT * FROM sightings WHERE article_id IN {_SCORED}"),
