@@ -102,8 +102,8 @@ def backfill(settings: Settings, plan: BackfillPlan, now: datetime,
              progress: Progress | None = None) -> dict[str, Any]:
     """Read every file (files done before are skipped), load, score; the JSON summary."""
     tasks = tasks_for(settings, plan)
-    totals = Totals(files=len(tasks))
-    totals.errors += watch_shards(settings, plan.shard_root, now)
+    noted = watch_shards(settings, plan.shard_root, now)  # (not in the reading time: it opens the warehouse)
+    totals = Totals(files=len(tasks), errors=noted)
     for result in _results(tasks, plan):
         if result is not None:
             totals.add(result)
