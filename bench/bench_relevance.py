@@ -1,6 +1,6 @@
 """Relevance on real coverage: the scorer against the keyword rule, in one run.
 
-Run: python bench/bench_relevance.py [--labelled DIR] [--no-counter]
+Run: python bench/bench_relevance.py [--labelled DIR] [--no-counter] [--dev-only] [--ablate]
 
 Reads the labelled folder that ``bench/coverage_cache.py labelled`` writes from the page
 cache (default /work/cache/coverage/labelled; the real pages stay outside the repository)
@@ -13,6 +13,10 @@ topic phrase", the alert a person would type):
   test part (thresholds chosen on one part, reported on the other).
 
 ``--no-counter`` scores without the counter-examples, to show what they add.
+``--dev-only`` prints the dev part only: use it while designing, so the test part is looked
+at once, for the final figure. ``--ablate`` adds dev rows with each of the scorer's
+counter-example mechanisms turned off (the passage reading, the shared-phrase discount), to
+show what each adds.
 Deterministic; no network.
 """
 
@@ -83,22 +87,48 @@ def row(name: str, part: str, cut: str, decisions: list[bool], gold: list[bool])
     return f"{name:<22} {part:<5} {cut:>7} {len(gold):>4} {p:>9.3f} {r:>7.3f} {f:>6.3f}"
 
 
+def ablations(ref: st.Reference, dev: list[ev.LabelledArticle]) -> list[str]:
+    """Dev rows with one counter-example mechanism off at a time, then both."""
+    gold = [a.relevant for a in dev]
+    no_shared = replace(ref, counter_phrases=())
+    rows = []
+    for label, variant, words in (("- passage reading", ref, 10 ** 9),
+                                  ("- shared phrases", no_shared, st.PASSAGE_WORDS),
+                                  ("- both", no_shared, 10 ** 9)):
+        kept, st.PASSAGE_WORDS = st.PASSAGE_WORDS, words  # one passage = the whole article
+        try:
+            rows.append(row(label, "dev", f"{ref.story.thresholds.relevant:.2f}",
+                            decide(variant, dev, None), gold))
+        finally:
+            st.PASSAGE_WORDS = kept
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="relevance on real coverage vs the keyword rule")
     ap.add_argument("--labelled", type=Path, default=LABELLED)
     ap.add_argument("--no-counter", action="store_true", help="score without counter-examples")
+    ap.add_argument("--dev-only", action="store_true", help="print the dev part only")
+    ap.add_argument("--ablate", action="store_true", help="dev rows with each mechanism off")
     args = ap.parse_args(argv)
     articles = ev.load_labelled(args.labelled)
     story = load_story()
     ref = reference(story, counters=not args.no_counter)
     parts = {p: [a for a in articles if a.split == p] for p in ("dev", "test")}
+    if args.dev_only:
+        del parts["test"]
     name = "scorer" + ("" if args.no_counter else f" (+{len(ref.counter_ids)} counter)")
     print(f"{'method':<22} {'part':<5} {'cut':>7} {'n':>4} {'precision':>9} {'recall':>7} {'F1':>6}")
+    if args.ablate and not args.no_counter:
+        print("\n".join(ablations(ref, parts["dev"])))
     for part, arts in parts.items():
         gold = [a.relevant for a in arts]
         print(row(name, part, f"{story.thresholds.relevant:.2f}", decide(ref, arts, None), gold))
         print(row("keyword rule", part, "-", keyword(story, arts), gold))
     cut = best_cut(ref, parts["dev"])
+    if args.dev_only:
+        print(f"\nrelevant threshold chosen on dev: {cut:.2f}")
+        return 0
     test_gold = [a.relevant for a in parts["test"]]
     print(f"\nrelevant threshold chosen on dev: {cut:.2f}")
     print(row(name, "test", f"{cut:.2f}", decide(ref, parts["test"], cut), test_gold))

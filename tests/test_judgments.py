@@ -129,3 +129,27 @@ def test_judged_articles_join_the_examples(judged):
     assert f"nearest counter-example: {example}" in out.stdout, out.stdout
     own = site.run("explain", site.room.url(on.path)).stdout
     assert example not in own
+
+
+def test_a_judgment_given_while_the_page_failed_holds_when_the_page_is_fetched_again(site):
+    """The page of an on-topic article answers 503, a person judges it not relevant from its
+    URL; the next run fetches it again, reads its text and scores it: the judgment decides."""
+    room = site.room
+    feed = next(f for f in room.feeds if f.etag or f.last_modified)
+    article = next(room.article(s) for s in feed.slugs
+                   if room.article(s).on_topic and not room.article(s).redirect and not room.article(s).is_seed)
+    original = room.route(article.path)
+    room.set_route(article.path, status=503, body=b"busy")
+    assert site.run("run", "--all").returncode == 0
+    assert rows(site.warehouse, "SELECT status FROM articles WHERE article_id = ?",
+                [_id(site, article.path)]) == [("failed",)]
+    assert site.run("label", room.url(article.path), "--not", "--by", "ada").returncode == 0
+    room.set_route(article.path, original)
+    room.clear_requests()
+    assert site.run("run", "--all").returncode == 0
+    assert room.requests_for(article.path), "the failed page is fetched again"
+    decided = rows(site.warehouse, "SELECT a.status, s.decision FROM articles a JOIN story_scores s "
+                   "USING (article_id) WHERE a.article_id = ?", [_id(site, article.path)])
+    assert decided == [("extracted", "not")]
+    assert not _counted(site, article.path)
+    assert "the scorer says relevant" in site.run("explain", room.url(article.path)).stdout
