@@ -187,7 +187,6 @@ def _key(task: FileTask) -> str:
 def _on_dask(tasks: list[FileTask], address: str) -> Iterator[FileResult]:
     try:
         from distributed import Client
-        from distributed import as_completed as dask_completed
     except ImportError:
         raise ConfigError(["--scheduler needs Dask: pip install 'newswatch[dask]'"]) from None
     try:
@@ -200,8 +199,9 @@ def _on_dask(tasks: list[FileTask], address: str) -> Iterator[FileResult]:
         futures = client.map(run_task, tasks, key=keys, retries=MAX_KILLS)
         by_key, pending = {f.key: t for f, t in zip(futures, tasks)}, list(futures)
         while pending:
-            done = [f for f in pending if f.done()]
-            pending = [f for f in pending if not f.done()]
+            finished = [f.done() for f in pending]  # asked once: a future may finish meanwhile
+            done = [f for f, ok in zip(pending, finished) if ok]
+            pending = [f for f, ok in zip(pending, finished) if not ok]
             for future in done:
                 yield _outcome(future, by_key[future.key])
             if not done:
