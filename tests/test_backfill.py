@@ -12,15 +12,17 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import threading
 from datetime import timedelta
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 import pytest
-from conftest import make_site, rows, start_newswatch, table_contents
+from conftest import make_site, rows, set_setting, start_newswatch, table_contents
 from newsroom import Newsroom
 from warcfiles import CAPTURED, archive_of, newsroom_pages, record, write_warc
 
@@ -149,7 +151,12 @@ def test_story_option_keeps_only_pages_the_story_does_not_rule_out(world, tmp_pa
 
 def test_export_writes_a_snapshot_duckdb_reads_back(world, tmp_path):
     room, fetched, warc, hosts = world
-    result = fetched.run("export", str(tmp_path / "out"), "--story", "rsi-pause")
+    site = make_site(room, tmp_path / "site")  # a copy: a judgment changes the stored decisions
+    site.warehouse.parent.mkdir(parents=True)
+    shutil.copyfile(fetched.warehouse, site.warehouse)
+    url = rows(site.warehouse, "SELECT url FROM articles WHERE status = 'extracted' ORDER BY url LIMIT 1")[0][0]
+    assert site.run("label", url, "--not", "--note", "checked by hand", "--by", "ada").returncode == 0
+    result = site.run("export", str(tmp_path / "out"), "--story", "rsi-pause")
     assert result.returncode == 0, result.stderr
     folder = Path(json.loads(result.stdout)["folder"])
     about = json.loads((folder / "snapshot.json").read_text(encoding="utf-8"))
@@ -159,10 +166,12 @@ def test_export_writes_a_snapshot_duckdb_reads_back(world, tmp_path):
     try:
         daily = con.execute(f"SELECT * FROM '{folder / 'story_daily.parquet'}' ORDER BY day").fetchall()
         scores = con.execute(f"SELECT count(*) FROM '{folder / 'story_scores.parquet'}'").fetchone()[0]
+        judged = con.execute(f"SELECT * FROM '{folder / 'judgments.parquet'}'").fetchall()
     finally:
         con.close()
-    assert daily == rows(fetched.warehouse, "SELECT * FROM story_daily WHERE story_id = 'rsi-pause' ORDER BY day")
+    assert daily == rows(site.warehouse, "SELECT * FROM story_daily WHERE story_id = 'rsi-pause' ORDER BY day")
     assert scores == about["files"]["story_scores.parquet"] > 0
+    assert judged == rows(site.warehouse, "SELECT * FROM judgments") and judged[0][6:] == (url, "checked by hand")
 
 
 def _shard_rows(root: Path) -> list[tuple]:
@@ -174,25 +183,56 @@ def _shard_rows(root: Path) -> list[tuple]:
         con.close()
 
 
-def test_a_killed_backfill_resumes_without_duplicates(world, tmp_path):
+def test_a_killed_pool_worker_is_replaced_and_its_file_read_again_once(world, tmp_path):
     room, fetched, warc, hosts = world
     big = _big_warc(warc, tmp_path / "big.warc.gz", copies=4)
     site = make_site(room, tmp_path / "site")
-    proc = start_newswatch(["backfill", str(big), "--workers", "1"], config=site.config, cwd=site.cwd)
+    proc = start_newswatch(["backfill", str(big), str(warc), "--workers", "1"], config=site.config, cwd=site.cwd)
     root = site.warehouse.parent / "backfill"
     worker = _wait_for_work(root, proc)
-    os.kill(worker, signal.SIGKILL)  # the pool process, in the middle of the file
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err  # the coordinator names the file and carries on
-    cut = json.loads(out)
-    assert cut["files_failed"] == 1 and "not finished" in cut["errors"][0] and cut["loaded"]["files"] == 0
-    assert not shards.done_keys(root)
-    result = site.run("backfill", str(big))
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["files_read"] == 1 and summary["articles_kept"] == summary["loaded"]["new_sightings"]
+    os.kill(worker, signal.SIGKILL)  # the pool process, in the middle of a file: the pool breaks
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    summary = json.loads(out)  # a new pool read both files, the cut one from the start
+    assert (summary["files_read"], summary["files_failed"], summary["loaded"]["files"]) == (2, 0, 2), summary
+    assert summary["articles_kept"] == summary["loaded"]["new_sightings"]
     assert len(_shard_rows(root)) == len({r[:2] for r in _shard_rows(root)}) == summary["articles_kept"]
     assert {r[0] for r in article_rows(site.warehouse)} >= {r[0] for r in article_rows(fetched.warehouse)}
+    assert not shards.work_folders(root)  # nothing of the dead worker is left behind
+    again = site.run("backfill", str(big), str(warc))
+    assert again.returncode == 0, again.stderr
+    assert (json.loads(again.stdout)["files_done_before"], json.loads(again.stdout)["records"]) == (2, 0)
+
+
+def test_a_file_that_kills_its_worker_every_time_is_named_and_skipped(world, tmp_path):
+    room, fetched, warc, hosts = world
+    deadly = tmp_path / "deadly.warc.gz"
+    deadly.write_bytes(warc.read_bytes())
+    site = make_site(room, tmp_path / "site")
+    root = site.warehouse.parent / "backfill"
+    proc = start_newswatch(["backfill", str(deadly), str(warc), "--workers", "2"], config=site.config, cwd=site.cwd)
+    killed = _kill_every_reader(root, deadly, proc)  # as an OOM killer would, at each attempt
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert len(killed) == 3 and summary["files_failed"] == 1 and summary["files_read"] == 1, summary
+    assert [e for e in summary["errors"] if str(deadly) in e] == [
+        f"{deadly}: not finished: its worker process died 3 times; skipped"]
+    assert summary["loaded"]["files"] == 1 and summary["loaded"]["new_articles"] == summary["articles_kept"] > 0
+    assert {r[0] for r in rows(site.warehouse, "SELECT warc_name FROM backfill_files")} == {warc.name}
+
+
+def _kill_every_reader(root: Path, warc: Path, proc) -> list[int]:
+    """SIGKILL each process that starts reading ``warc``, until the coordinator ends."""
+    killed: list[int] = []
+    while proc.poll() is None:
+        for name in shards.work_folders(root):
+            key, pid = shards.work_owner(name)
+            if key.startswith(warc.name) and pid not in killed:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        time.sleep(0.005)
+    return killed
 
 
 def _big_warc(warc: Path, target: Path, copies: int) -> Path:
@@ -240,8 +280,11 @@ def test_a_dask_cluster_gives_the_pool_result_and_survives_a_killed_worker(world
     killed: list[int] = []
     killer = threading.Thread(target=lambda: killed.append(_kill_first_worker(root, big)), daemon=True)
     killer.start()
-    summary = backfill(load_settings(site.config), plan, datetime.now(timezone.utc))
+    during: list[tuple[int, int]] = []  # what the progress line shows of files not finished yet
+    summary = backfill(load_settings(site.config), plan, datetime.now(timezone.utc),
+                       lambda t: during.append(t.reading))
     killer.join(timeout=5)
+    assert any(records > 0 and kept > 0 for records, kept in during)  # progress inside a file
     assert killed and killed[0] > 0  # a worker process died in the middle of a file
     assert summary["files_read"] == 2 and summary["files_failed"] == 0
     assert summary["articles_kept"] == summary["loaded"]["new_sightings"]
@@ -263,3 +306,136 @@ def _kill_first_worker(root: Path, warc: Path) -> int:
             return pid
         time.sleep(0.005)
     return 0
+
+
+# ---------------------------------------------------------------- shards seen in place
+
+
+def _coverage(warehouse: Path) -> tuple[list[tuple], int, int]:
+    """(articles per outlet id, articles per day summed, rows of all_articles)."""
+    return (rows(warehouse, "SELECT outlet_id, articles FROM coverage_by_outlet ORDER BY outlet_id NULLS LAST"),
+            rows(warehouse, "SELECT coalesce(sum(articles), 0) FROM coverage_daily")[0][0],
+            rows(warehouse, "SELECT count(*) FROM all_articles")[0][0])
+
+
+def test_views_count_finished_shards_before_the_load_and_once_after(world, tmp_path):
+    from datetime import datetime, timezone
+
+    from pipeline.backfill.runner import BackfillPlan, load_finished, tasks_for, watch_shards
+    from pipeline.backfill.task import run_task
+    from pipeline.config import load_settings
+    from pipeline.store import open_writer
+
+    room, fetched, warc, hosts = world
+    copy = tmp_path / "news-0002.warc.gz"  # every page captured twice: counted once all the same
+    copy.write_bytes(warc.read_bytes())
+    site = make_site(room, tmp_path / "site")
+    settings, root, now = load_settings(site.config), tmp_path / "shards", datetime.now(timezone.utc)
+    watch_shards(settings, root, now)
+    assert _coverage(site.warehouse) == ([], 0, 0)  # a registered folder with no shard yet
+    plan = BackfillPlan((warc, copy), root, PageFilter(frozenset({"127.0.0.1"})))
+    for task in tasks_for(settings, plan):  # the workers' part only: nothing loaded
+        assert run_task(task).done
+    expected = rows(fetched.warehouse, "SELECT outlet_id, count(*) FROM articles WHERE status = 'extracted' "
+                                       "GROUP BY 1 ORDER BY 1")
+    total = sum(n for _, n in expected)
+    assert rows(site.warehouse, "SELECT count(*) FROM articles WHERE status = 'extracted'") == [(0,)]
+    assert _coverage(site.warehouse) == (expected, total, total)
+    open_writer(site.warehouse).close()  # a later job reopens the warehouse: still seen
+    assert _coverage(site.warehouse) == (expected, total, total)
+    load_finished(settings, root, now)  # (it loads the seeds too: reference articles)
+    loaded = rows(site.warehouse, "SELECT outlet_id, count(*) FROM articles WHERE status = 'extracted' "
+                                  "GROUP BY 1 ORDER BY 1")
+    assert loaded == expected and rows(site.warehouse, "SELECT count(*) FROM backfill_pending") == [(0,)]
+    after = _coverage(site.warehouse)  # each article once: as counted from the table alone
+    assert after == _table_coverage(site.warehouse)
+    for path in sorted(root.rglob("*"), reverse=True):  # shards deleted: no view fails
+        path.unlink() if path.is_file() else path.rmdir()
+    open_writer(site.warehouse).close()
+    assert _coverage(site.warehouse) == after
+
+
+def _table_coverage(warehouse: Path) -> tuple[list[tuple], int, int]:
+    counted = "FROM articles WHERE status IN ('extracted', 'reference')"
+    return (rows(warehouse, f"SELECT outlet_id, count(*) {counted} GROUP BY 1 ORDER BY 1 NULLS LAST"),
+            rows(warehouse, f"SELECT count(*) {counted}")[0][0], rows(warehouse, "SELECT count(*) FROM articles")[0][0])
+
+
+# ---------------------------------------------------------------- a page too slow to extract
+
+
+def _slow_page() -> bytes:
+    """Tens of thousands of short linked paragraphs: seconds of lxml and trafilatura
+    work (super-linear in their number), far past the 1.5 s limit the test sets."""
+    paragraphs = "".join(f"<p>item {i} of a very long list <a href='/i/{i}'>more</a></p>" for i in range(20000))
+    return f"<html><head><title>Slow</title></head><body><article>{paragraphs}</article></body></html>".encode()
+
+
+def test_a_page_past_the_time_limit_is_named_and_the_file_carries_on(world, tmp_path):
+    from pipeline.backfill.runner import BackfillPlan, Totals, _summary, tasks_for
+    from pipeline.backfill.task import run_task
+    from pipeline.config import load_settings
+    from pipeline.store import parquet
+
+    room, fetched, warc, hosts = world
+    pages = [(p.url, p.body) for p in iter_pages(warc, PageFilter(), ReadStats())][:4]
+    slow_url = pages[0][0].rsplit("/", 1)[0] + "/slow.html"
+    archive = write_warc(tmp_path / "slow.warc.gz", archive_of(pages[:2] + [(slow_url, _slow_page())] + pages[2:],
+                                                               noise=False))
+    offset = next(p.offset for p in iter_pages(archive, PageFilter(), ReadStats()) if p.url == slow_url)
+    site = make_site(room, tmp_path / "site")
+    set_setting(site.config, "http", "page_timeout", 1.5)  # run's extraction limit, reused
+    settings, root = load_settings(site.config), tmp_path / "shards"
+    (task,) = tasks_for(settings, BackfillPlan((archive,), root))
+    result = run_task(task)  # in this process: the worker's part, with its forked extractor
+    assert result.done and dict(result.extract_failed) == {"timeout": 1}
+    assert result.timed_out == (f"{archive}@{offset}",)  # named by file and offset
+    assert result.kept == 4 and not result.errors  # the pages after it too
+    cols, shard_rows = parquet.read_rows(shards.shard_glob(root))
+    assert sorted(r[cols.index("url")] for r in shard_rows) == sorted(url for url, _ in pages)
+    totals = Totals()
+    totals.add(result)
+    assert _summary(BackfillPlan((archive,), root), totals, 1.0, {})["pages_timed_out"] == [f"{archive}@{offset}"]
+
+
+# ---------------------------------------------------------------- a failed fetch, archived
+
+
+def test_an_archived_page_replaces_the_failed_article_a_fetch_left(world, tmp_path):
+    from newsroom import Route
+
+    room, fetched, warc, hosts = world
+    url, article_id, source = rows(fetched.warehouse, "SELECT a.url, a.article_id, s.source_id FROM articles a "
+                                                      "JOIN sightings s USING (article_id) WHERE a.status = 'extracted' "
+                                                      "AND s.link = a.url ORDER BY a.url LIMIT 1")[0]
+    path = urlsplit(url).path
+    served = room.route(path)
+    room.set_route(path, Route(b"<h1>500 Internal Server Error</h1>", status=500))
+    try:
+        site = make_site(room, tmp_path / "site")
+        _only_source(site.config, source)  # the one feed that lists the page: a shorter run
+        assert site.run("run", "--all").returncode == 0
+    finally:
+        room.set_route(path, served)
+    assert rows(site.warehouse, "SELECT status FROM articles WHERE article_id = ?", [article_id]) == [("failed",)]
+    page = next(p for p in iter_pages(warc, PageFilter(), ReadStats()) if p.url == url)
+    archive = write_warc(tmp_path / "one.warc.gz", archive_of([(url, page.body)]))  # with a request before it
+    offset = next(p.offset for p in iter_pages(archive, PageFilter(), ReadStats()) if p.url == url)
+    result = site.run("backfill", str(archive))
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)["loaded"]
+    assert (loaded["failed_replaced"], loaded["new_articles"]) == (1, 0)
+    mine = f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles WHERE article_id = ?"
+    assert rows(site.warehouse, mine, [article_id]) == rows(fetched.warehouse, mine, [article_id])
+    assert rows(site.warehouse, "SELECT warc_file, warc_offset, fail_reason FROM articles WHERE article_id = ?",
+                [article_id]) == [(str(archive), offset, None)]  # where its text came from
+    scores = f"SELECT {', '.join(SCORE_COLUMNS)} FROM story_scores WHERE article_id = ?"
+    assert rows(site.warehouse, scores, [article_id]) == rows(fetched.warehouse, scores, [article_id])
+
+
+def _only_source(config: Path, source_id: str) -> None:
+    path = config / "sources.toml"
+    head, *tables = path.read_text(encoding="utf-8").split("[[source]]\n")
+    kept = [t for t in tables if t.startswith(f'id = "{source_id}"\n')]
+    assert len(kept) == 1
+    path.write_text(head + "[[source]]\n" + kept[0], encoding="utf-8")

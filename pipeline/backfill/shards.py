@@ -4,6 +4,7 @@
     <root>/pages/source=.../month=.../~compact-<hex>.parquet              merged by `compact`
     <root>/manifest/<warc key>.json                                        the file is done
     <root>/.work/<warc key>.<pid>.<hex>/                                   a file in progress
+    <root>/schema/source=~none/month=~none/~schema.parquet                 no rows, every column
 
 A file's shards are written under ``.work`` first and moved into place, then its manifest
 is written; a file without a manifest is read again from the start, and because shard
@@ -20,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -27,9 +29,10 @@ from typing import Any
 
 from pipeline.store import parquet
 
-PAGES, MANIFEST, WORK = "pages", "manifest", ".work"
+PAGES, MANIFEST, WORK, SCHEMA = "pages", "manifest", ".work", "schema"
 COMPACT_PREFIX = "~compact-"
 JOURNAL = ".compacting.json"
+PROGRESS = "progress.json"
 
 
 def warc_key(path: Path) -> str:
@@ -46,6 +49,16 @@ def _safe(text: str) -> str:
 
 def shard_glob(root: Path) -> str:
     return str(root / PAGES / "**" / "*.parquet")
+
+
+def layout(root: Path) -> dict[str, str]:
+    """What the warehouse's view of unloaded shards reads (``store.pending``): a pattern
+    matching every shard and the schema file (so it never matches nothing), and the
+    manifests. The schema file lies outside ``pages`` so the loader and ``compact``
+    never see it."""
+    return {"files": str(root / "*" / "source=*" / "month=*" / "*.parquet"),
+            "manifests": str(root / MANIFEST / "*.json"),
+            "schema_file": str(root / SCHEMA / "source=~none" / "month=~none" / "~schema.parquet")}
 
 
 def manifest(root: Path, key: str) -> dict[str, Any] | None:
@@ -66,8 +79,53 @@ def start_work(root: Path, key: str) -> Path:
     return work
 
 
+class Ticker:
+    """A task's progress inside its file, written to its work folder at most every
+    ``every`` seconds (the coordinator sums the folders it sees: pool and Dask alike)."""
+
+    def __init__(self, work: Path, every: float = 0.5) -> None:
+        self.path, self.every, self.last = work / PROGRESS, every, time.monotonic()
+
+    def __call__(self, records: int, kept: int) -> None:
+        if time.monotonic() - self.last >= self.every:
+            self.last = time.monotonic()
+            _write_json(self.path, {"records": records, "kept": kept})
+
+
+def in_progress(root: Path, stale: float = 60.0) -> tuple[int, int]:
+    """(records read, articles kept) so far by the files in progress; a note not renewed
+    for ``stale`` seconds is a worker that died (its file is read again elsewhere)."""
+    records = kept = 0
+    for path in (root / WORK).glob(f"*/{PROGRESS}") if (root / WORK).is_dir() else []:
+        try:
+            if time.time() - path.stat().st_mtime > stale:
+                continue
+            note = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # finished and removed, or being replaced, meanwhile
+            continue
+        records, kept = records + int(note.get("records", 0)), kept + int(note.get("kept", 0))
+    return records, kept
+
+
 def abandon_work(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
+
+
+def work_folders(root: Path) -> set[str]:
+    return {p.name for p in (root / WORK).iterdir()} if (root / WORK).is_dir() else set()
+
+
+def work_owner(name: str) -> tuple[str, int]:
+    """(file key, pid) of a work folder's name."""
+    key, pid, _ = name.rsplit(".", 2)
+    return key, int(pid) if pid.isdigit() else -1
+
+
+def abandon_work_of(root: Path, key: str) -> None:
+    """Remove what dead workers left of a file (the file is read again from the start)."""
+    for name in work_folders(root):
+        if work_owner(name)[0] == key:
+            abandon_work(root / WORK / name)
 
 
 def finish_work(root: Path, key: str, work: Path, rows: list[dict[str, Any]], summary: dict[str, Any]) -> None:

@@ -72,8 +72,8 @@ def _utc(day: date | None) -> datetime | None:
 
 
 def _progress_line(t: Any) -> None:
-    print(f"\rfiles {t.files_done}/{t.files}  records {t.counts['records']}  articles kept {t.counts['kept']}  "
-          f"{t.rate():.1f} records/s", end="", file=sys.stderr, flush=True)
+    print(f"\rfiles {t.files_done}/{t.files}  records {t.records()}  articles kept {t.kept()}  "
+          f"{t.rate():.1f} records/s ", end="", file=sys.stderr, flush=True)
 
 
 def _args_compact(p: argparse.ArgumentParser) -> None:

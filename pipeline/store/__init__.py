@@ -16,6 +16,7 @@ is then fetched again (without validators) by the next run.
     hygiene.py    control characters removed before any write, escaped before printing
     backfill.py   loading archive shards, exporting a story as Parquet
     parquet.py    Parquet written and merged without the warehouse (backfill workers)
+    pending.py    backfill shards not loaded yet, seen in place by the views
     template.py   each outlet's template shingles (issue 11)
 """
 
@@ -43,6 +44,7 @@ from .core import (
 )
 from .discovery import DiscoveryQueries
 from .outbox import OutboxQueries
+from .pending import PendingQueries
 from .template import TemplateQueries
 
 __all__ = ["Batch", "Store", "article_id_for", "is_storage_error", "lock_is_held", "open_reader",
@@ -56,7 +58,7 @@ INDEX_SCAN = "SET index_scan_max_count = 20000"
 
 
 class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, DiscoveryQueries, BackfillQueries,
-            SnapshotQueries, TemplateQueries, Core):
+            SnapshotQueries, TemplateQueries, PendingQueries, Core):
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 
@@ -77,6 +79,7 @@ def open_writer(path: Path) -> Store:
     store.con.execute(INDEX_SCAN)
     store.migrate()
     store.apply_views()
+    store.define_backfill_pending()  # the shards it may read changed while it was closed
     return store
 
 

@@ -37,7 +37,9 @@ class BackfillQueries:
                 [[f["key"] for f in files], [Path(f["warc"]).name for f in files], [f["warc"] for f in files],
                  [f.get("records", 0) for f in files], [f.get("kept", 0) for f in files], now, run_id])
         after = self._backfill_counts()
-        return {"new_articles": after[0] - before[0], "new_sightings": after[1] - before[1]}
+        revived = self.con.execute("SELECT count(*) FROM bf_revive").fetchone()[0] if glob is not None else 0
+        return {"new_articles": after[0] - before[0], "new_sightings": after[1] - before[1],
+                "failed_replaced": int(revived)}
 
     def _backfill_counts(self) -> tuple[int, int]:
         row = self.con.execute("SELECT (SELECT count(*) FROM articles), "
@@ -63,6 +65,12 @@ class BackfillQueries:
             "WHERE NOT i.known AND i.final_id NOT IN (SELECT article_id FROM articles) "
             "QUALIFY row_number() OVER (PARTITION BY i.final_id "
             "ORDER BY r.captured_at, r.warc_name, r.record_offset) = 1")
+        # A page a fetch could not read, archived: its earliest capture becomes the article.
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE bf_revive AS SELECT r.*, i.final_id FROM bf_rows r "
+            "JOIN bf_ids i USING (warc_key, record_id) JOIN articles a ON a.article_id = i.final_id "
+            "WHERE i.known AND a.status = 'failed' QUALIFY row_number() OVER (PARTITION BY i.final_id "
+            "ORDER BY r.captured_at, r.warc_name, r.record_offset) = 1")
 
     def _insert_staged(self, run_id: int) -> None:
         # The channel of every archive sighting: inactive, so never due and not in source_health.
@@ -75,6 +83,7 @@ class BackfillQueries:
         cols = self._article_columns()
         self.con.execute(f"INSERT INTO articles (article_id, run_id, {', '.join(cols)}) "
                          f"SELECT final_id, ?, {', '.join(cols)} FROM bf_new", [run_id])
+        self._revive_failed(cols, run_id)
         self.con.execute("INSERT INTO fingerprints SELECT final_id, minhash FROM bf_new")
         # Only new articles are here, so their band keys cannot be in the table yet.
         self.con.execute("INSERT INTO lsh_bands SELECT DISTINCT unnest(bands), final_id FROM bf_new")
@@ -87,6 +96,26 @@ class BackfillQueries:
             "last_seen_at, run_id) SELECT 'backfill', r.warc_name || '#' || r.record_id, i.final_id, r.url, "
             "r.title, r.published_at, r.captured_at, r.captured_at, ? FROM bf_rows r "
             "JOIN bf_ids i USING (warc_key, record_id) ON CONFLICT DO NOTHING", [run_id])
+
+    def _revive_failed(self, cols: list[str], run_id: int) -> None:
+        """Failed articles found in an archive get the archived page's row (an upsert, as
+        ``run`` does when a retry succeeds; the id, canonical URL and first sighting stay)
+        and are fingerprinted, linked and scored again on their text."""
+        ids = [r[0] for r in self.con.execute("SELECT final_id FROM bf_revive").fetchall()]
+        if not ids:
+            return
+        cleared = {"run_id": "excluded.run_id", "fail_reason": "NULL", "fail_transient": "NULL", "dedup_at": "NULL"}
+        sets = ", ".join([f"{c} = excluded.{c}" for c in cols if c not in ("canonical_url", "first_seen_at", *cleared)]
+                         + [f"{c} = {v}" for c, v in cleared.items()])
+        self.con.execute(f"INSERT INTO articles (article_id, run_id, {', '.join(cols)}) "
+                         f"SELECT final_id, ?, {', '.join(cols)} FROM bf_revive "
+                         f"ON CONFLICT (article_id) DO UPDATE SET {sets}", [run_id])
+        self.con.execute("DELETE FROM lsh_bands WHERE article_id IN (SELECT final_id FROM bf_revive)")
+        self.con.execute("INSERT INTO fingerprints SELECT final_id, minhash FROM bf_revive "
+                         "ON CONFLICT (article_id) DO UPDATE SET minhash = excluded.minhash")
+        self.con.execute("INSERT INTO lsh_bands SELECT DISTINCT unnest(bands), final_id FROM bf_revive")
+        self.con.execute("DELETE FROM story_scores WHERE article_id IN (SELECT final_id FROM bf_revive)")
+        self._forget_links(ids)  # type: ignore[attr-defined]
 
     def _article_columns(self) -> list[str]:
         """Article columns the shards carry (so a column added to articles later and to
@@ -105,6 +134,7 @@ class BackfillQueries:
 _SCORED = "(SELECT article_id FROM story_scores WHERE story_id = {story})"
 SNAPSHOT = (
     ("story_scores", "SELECT * FROM story_scores WHERE story_id = {story}"),
+    ("judgments", "SELECT * FROM judgments WHERE story_id = {story}"),  # what people decided (0014)
     ("articles", f"SELECT * FROM articles WHERE article_id IN {_SCORED}"),
     ("article_urls", f"SELECT * FROM article_urls WHERE article_id IN {_SCORED}"),
     ("sightings", f"SELECT * FROM sightings WHERE article_id IN {_SCORED}"),

@@ -1,12 +1,13 @@
 -- One row per story, outlet and day (UTC): the outlet's story articles over all articles
 -- newswatch saw from that outlet that day, so a busy outlet's coverage compares with a
--- small one's. Reference articles are left out of both counts.
+-- small one's (articles waiting in backfill shards count in the outlet's total).
+-- Reference articles are left out of both counts.
 CREATE OR REPLACE VIEW story_share_by_outlet AS
 WITH seen AS (
     SELECT outlet_id,
            CAST(timezone('UTC', coalesce(published_at, first_seen_at)) AS DATE) AS day,
            count(*) AS all_articles
-    FROM articles
+    FROM all_articles
     WHERE status IN ('extracted', 'unresolved', 'failed') AND outlet_id IS NOT NULL
     GROUP BY ALL
 ), story AS (
