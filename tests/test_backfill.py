@@ -273,7 +273,7 @@ def test_a_dask_cluster_gives_the_pool_result_and_survives_a_killed_worker(world
     from pipeline.config import load_settings
 
     room, fetched, warc, hosts = world
-    big = _big_warc(warc, tmp_path / "big.warc.gz", copies=4)
+    big = _big_warc(warc, tmp_path / "big.warc.gz", copies=10)
     site = make_site(room, tmp_path / "site")
     root = site.warehouse.parent / "backfill"
     plan = BackfillPlan((warc, big), root, PageFilter(frozenset({"127.0.0.1"})), scheduler=cluster.scheduler_address)
