@@ -273,14 +273,14 @@ def test_a_dask_cluster_gives_the_pool_result_and_survives_a_killed_worker(world
     from pipeline.config import load_settings
 
     room, fetched, warc, hosts = world
-    big = _big_warc(warc, tmp_path / "big.warc.gz", copies=10)
+    big = _big_warc(warc, tmp_path / "big.warc.gz", copies=4)
     site = make_site(room, tmp_path / "site")
     root = site.warehouse.parent / "backfill"
     plan = BackfillPlan((warc, big), root, PageFilter(frozenset({"127.0.0.1"})), scheduler=cluster.scheduler_address)
     killed: list[int] = []
-    killer = threading.Thread(target=lambda: killed.append(_kill_first_worker(root, big)), daemon=True)
-    killer.start()
     during: list[tuple[int, int]] = []  # what the progress line shows of files not finished yet
+    killer = threading.Thread(target=lambda: killed.append(_kill_first_worker(root, big, during)), daemon=True)
+    killer.start()
     summary = backfill(load_settings(site.config), plan, datetime.now(timezone.utc),
                        lambda t: during.append(t.reading))
     killer.join(timeout=5)
@@ -295,17 +295,30 @@ def test_a_dask_cluster_gives_the_pool_result_and_survives_a_killed_worker(world
     assert [r for r in article_rows(site.warehouse) if r[0] in {f[0] for f in fetched_rows}] == fetched_rows
 
 
-def _kill_first_worker(root: Path, warc: Path) -> int:
-    """SIGKILL the process that started reading ``warc`` while it is still at it."""
+def _kill_first_worker(root: Path, warc: Path, during: list[tuple[int, int]]) -> int:
+    """SIGKILL the process reading ``warc`` in the middle of it: once its progress note
+    says an article was kept, the process is stopped (SIGSTOP) until the coordinator's
+    progress line has shown that note, then killed. No race with the file's length."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        work = list((root / shards.WORK).glob(f"{warc.name}-*")) if (root / shards.WORK).is_dir() else []
-        if work:
-            pid = int(work[0].name.split(".")[-2])
+        notes = list((root / shards.WORK).glob(f"{warc.name}-*/{shards.PROGRESS}")) \
+            if (root / shards.WORK).is_dir() else []
+        if notes and _kept(notes[0]):
+            pid = int(notes[0].parent.name.split(".")[-2])
+            os.kill(pid, signal.SIGSTOP)
+            while time.monotonic() < deadline and not any(r > 0 and k > 0 for r, k in during):
+                time.sleep(0.01)
             os.kill(pid, signal.SIGKILL)
             return pid
         time.sleep(0.005)
     return 0
+
+
+def _kept(note: Path) -> int:
+    try:
+        return int(json.loads(note.read_text(encoding="utf-8")).get("kept", 0))
+    except (OSError, ValueError):  # being written or removed meanwhile
+        return 0
 
 
 # ---------------------------------------------------------------- shards seen in place

@@ -80,15 +80,17 @@ def start_work(root: Path, key: str) -> Path:
 
 
 class Ticker:
-    """A task's progress inside its file, written to its work folder at most every
-    ``every`` seconds (the coordinator sums the folders it sees: pool and Dask alike)."""
+    """A task's progress inside its file, written to its work folder at the first article
+    kept and then at most every ``every`` seconds (the coordinator sums the folders it
+    sees: pool and Dask alike). The first note comes at once so that even a short file
+    shows it is under way."""
 
     def __init__(self, work: Path, every: float = 0.5) -> None:
-        self.path, self.every, self.last = work / PROGRESS, every, time.monotonic()
+        self.path, self.every, self.last, self.shown = work / PROGRESS, every, time.monotonic(), False
 
     def __call__(self, records: int, kept: int) -> None:
-        if time.monotonic() - self.last >= self.every:
-            self.last = time.monotonic()
+        if time.monotonic() - self.last >= self.every or (kept and not self.shown):
+            self.last, self.shown = time.monotonic(), self.shown or kept > 0
             _write_json(self.path, {"records": records, "kept": kept})
 
 
