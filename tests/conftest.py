@@ -10,6 +10,7 @@ proxy variable removed from its environment (tests that want them add them back)
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -178,11 +179,14 @@ class Recorder:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            daemon_threads = True
+
         self.requests = recorded
-        self._server = ThreadingHTTPServer((host, 0), Handler)
-        self._server.daemon_threads = True
+        self._server = Server((host, 0), Handler)
         self.host, self.port = host, self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
         self._thread.start()

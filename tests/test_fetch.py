@@ -2,7 +2,7 @@
 
 Most tests drive ``pipeline.fetch.Fetcher`` in-process against the newsroom and its trap
 routes; the address guard is also tested through the real ``newswatch run`` command.
-Only 127.0.0.1, 127.0.0.2 (loopback too) and "localhost" are ever connected to.
+Only 127.0.0.1, ::1 and "localhost" are ever connected to.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import tracemalloc
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -300,11 +302,11 @@ def test_a_name_is_connected_to_by_its_checked_address_and_keeps_its_host_header
 
 @pytest.fixture()
 def second_host() -> Iterator[Recorder]:
-    """A recording server on 127.0.0.2 (loopback, but outside 127.0.0.1/32)."""
+    """A recording server on ::1 (loopback, but outside 127.0.0.1/32)."""
     try:
-        server = Recorder("127.0.0.2")
+        server = Recorder("::1")
     except OSError as exc:
-        pytest.skip(f"cannot listen on 127.0.0.2: {exc}")
+        pytest.skip(f"cannot listen on ::1 (no IPv6 loopback here): {exc}")
     try:
         yield server
     finally:
@@ -338,3 +340,49 @@ def test_run_with_loopback_not_allowed_contacts_nobody(site_blocked: Site) -> No
     health = rows(site_blocked.warehouse, "SELECT source_id, last_error_kind, state FROM source_health")
     assert sorted(h[0] for h in health) == sorted(sources)
     assert {(h[1], h[2]) for h in health} == {("blocked", "failing (never succeeded)")}
+
+
+class _KeepAlive(ThreadingHTTPServer):
+    """HTTP/1.1 with kept-alive connections; records (Host header, client port) per request."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        seen: list[tuple[str, int]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                seen.append((self.headers["host"], self.client_address[1]))
+                self.send_response(200)
+                self.send_header("Content-Length", "3")
+                self.end_headers()
+                self.wfile.write(b"ok\n")
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.seen = seen
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+
+def test_a_kept_alive_connection_serves_only_the_host_it_was_opened_for() -> None:
+    """Two names of one address (as on a CDN): each host gets its own connection, so a TLS
+    connection checked for one name is never used for another; one host's connection is
+    reused. (Pinned to the IP, the pool was keyed by the address, and the second name
+    reused the first one's connection.)"""
+    server = _KeepAlive()
+    port = server.server_address[1]
+    try:
+        with fetcher(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)) as f:
+            for url in (f"http://localhost:{port}/a", f"http://127.0.0.1:{port}/b", f"http://localhost:{port}/c"):
+                assert f.get(url).body == b"ok\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+    (first_host, first), (second_host, second), (third_host, third) = server.seen
+    assert (first_host, second_host, third_host) == (f"localhost:{port}", f"127.0.0.1:{port}", f"localhost:{port}")
+    assert first == third, "one host's kept-alive connection is reused"
+    assert second != first, "another name of the same address gets its own connection"

@@ -10,9 +10,12 @@ What every request gets:
 - an early reject when Content-Length already says the body is too large;
 - at most ``max_redirects`` redirects, followed by hand so every hop is re-checked;
 - the private-address guard: the host is resolved here, every address checked against the
-  allow-list, and the connection made to the checked address itself (the URL is rewritten
-  to the IP, Host and TLS SNI keep the name), so DNS cannot answer differently between
-  the check and the connect (DNS rebinding);
+  allow-list, and the connection made to the checked address itself (the network backend
+  connects to the address pinned for this request, never resolving the name again), so
+  DNS cannot answer differently between the check and the connect (DNS rebinding). The
+  URL keeps the host name, so the connection pool is keyed by name: a kept-alive TLS
+  connection opened (SNI, certificate check) for one host is never reused for another
+  host that shares its address, as on a CDN;
 - conditional GET with the stored ETag / Last-Modified (RFC 9110 §13);
 - ``trust_env=False``: no proxy or netrc from the environment changes where we connect.
 """
@@ -127,7 +130,8 @@ class Fetcher:
 
     def _one_hop(self, original: str, url: str, ends_at: float, seconds: float,
                  validators: Validators | None, accept: str | None) -> FetchResult | str:
-        target, headers, extensions = self._pinned_request(original, url)
+        target, address = self._pinned_request(original, url)
+        headers: dict[str, str] = {}
         if validators and url == original:
             headers.update(_conditional_headers(validators))
         if accept:
@@ -135,9 +139,8 @@ class Fetcher:
         timeout = httpx.Timeout(connect=min(self.limits.connect_timeout, seconds),
                                 read=seconds, write=seconds, pool=seconds)
         try:
-            with self._backend.deadline(ends_at), \
-                    self._client.stream("GET", target, headers=headers, timeout=timeout,
-                                        extensions=extensions) as resp:
+            with self._backend.deadline(ends_at, address), \
+                    self._client.stream("GET", target, headers=headers, timeout=timeout) as resp:
                 return self._handle(original, url, resp, ends_at, seconds)
         except httpx.ConnectTimeout as exc:
             raise FetchError(original, f"timed out: no connection within {timeout.connect:g} s "
@@ -155,17 +158,15 @@ class Fetcher:
             # Location of a redirect (data:, javascript:, mailto: ...), even unfollowed.
             raise FetchError(original, f"bad redirect: {_reason(exc)}", kind="redirects") from exc
 
-    def _pinned_request(self, original: str, url: str) -> tuple[str, dict[str, str], dict]:
+    def _pinned_request(self, original: str, url: str) -> tuple[str, str]:
+        """The URL to ask (user info dropped) and the checked address to connect to."""
         parts = _checked_url(original, url)
         host = parts.hostname or ""
         address = self._allowed_address(original, host, parts.port or _default_port(parts.scheme))
-        netloc_ip = f"[{address}]" if ":" in address else address
+        netloc = f"[{host}]" if ":" in host else host
         if parts.port:
-            netloc_ip += f":{parts.port}"
-        target = urlunsplit((parts.scheme, netloc_ip, parts.path or "/", parts.query, ""))
-        headers = {"Host": parts.netloc.rsplit("@", 1)[-1]}
-        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
-        return target, headers, extensions
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), address
 
     def _allowed_address(self, original: str, host: str, port: int) -> str:
         addresses = resolve(original, host, port, self.limits.connect_timeout)
@@ -235,12 +236,13 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._local = threading.local()
 
     @contextmanager
-    def deadline(self, ends_at: float) -> Iterator[None]:
-        self._local.ends_at = ends_at
+    def deadline(self, ends_at: float, address: str) -> Iterator[None]:
+        """This thread's request: its deadline, and the checked address it may connect to."""
+        self._local.ends_at, self._local.address = ends_at, address
         try:
             yield
         finally:
-            self._local.ends_at = None
+            self._local.ends_at = self._local.address = None
 
     def cap(self, timeout: float | None) -> float | None:
         ends_at = getattr(self._local, "ends_at", None)
@@ -251,7 +253,12 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, self.cap(timeout), local_address, socket_options)
+        # The name in the URL is only the pool's key and the TLS server name: the socket
+        # goes to the address the guard checked for this request, never to a new lookup.
+        address = getattr(self._local, "address", None)
+        if address is None:
+            raise httpcore.ConnectError(f"no checked address for {host}: connection refused")
+        stream = self._inner.connect_tcp(address, port, self.cap(timeout), local_address, socket_options)
         return _DeadlineStream(stream, self)
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
