@@ -3,15 +3,16 @@
 Everything here is generated in the test (no third-party text). ``install(room)`` adds
 the hostile routes to a ``Newsroom`` under ``/h/`` and returns the ``[[source]]`` tables
 that point at them, each named after the class of attack it is. Addresses that must
-never be contacted are served by a ``Recorder`` on 127.0.0.2 (still loopback: tests
-connect nowhere else) and named through spellings of that address or a made-up public-
-looking host name, which ``RESOLVER_STUB`` answers with loopback addresses.
+never be contacted are served by a ``Trap`` on ::1 (loopback: tests connect nowhere but
+127.0.0.1 and ::1) and named through spellings of that address or a made-up public-
+looking host name, which ``RESOLVER_STUB`` answers with ::1.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -185,8 +186,10 @@ def _redirect(location: str) -> Route:
 
 
 class Trap:
-    """A server that must never be asked anything: it listens on 127.0.0.2 and 127.0.0.3
-    at one port and records every request."""
+    """A server that must never be asked anything, recording every request. It listens on
+    ::1, which the hostile run's allow-list (127.0.0.1/32) refuses: spellings of ::1 and a
+    name the stub resolver answers with it must never reach it. Without IPv6 loopback it
+    listens on 127.0.0.1 (``refusable`` False): then only the external-entity trap uses it."""
 
     def __init__(self) -> None:
         self.requests: list[str] = []
@@ -202,34 +205,38 @@ class Trap:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        first = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
-        self.port = first.server_address[1]
-        self._servers = [first, ThreadingHTTPServer(("127.0.0.3", self.port), Handler)]
-        for server in self._servers:
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.base = f"http://127.0.0.2:{self.port}"
+        class Six(ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+        try:
+            self._server: ThreadingHTTPServer = Six(("::1", 0), Handler)
+            self.refusable, host = True, "[::1]"
+        except OSError:
+            self._server, self.refusable, host = ThreadingHTTPServer(("127.0.0.1", 0), Handler), False, "127.0.0.1"
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.base = f"http://{host}:{self.port}"
 
     def close(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
+        self._server.shutdown()
+        self._server.server_close()
 
 
 # Run as ``python -c RESOLVER_STUB --config ... run``: the real command line, with the
 # resolver newswatch calls (socket.getaddrinfo, through pipeline.acquire.fetch.resolve)
-# answering REBINDING_HOST with 127.0.0.2 first and 127.0.0.3 on every later lookup.
+# answering REBINDING_HOST with ::1 first and another spelling of it on every later lookup.
 RESOLVER_STUB = f"""
 import socket, sys
 real = socket.getaddrinfo
-answers = iter(["127.0.0.2"])
+answers = iter(["::1"])
 def stub(host, port, *args, **kwargs):
     if host == {EXPLODING_HOST!r}:
         raise RuntimeError("stub resolver exploded")
     if host == {REBINDING_HOST!r}:
-        address = next(answers, "127.0.0.3")
+        address = next(answers, "0:0:0:0:0:0:0:1")
         with open(sys.argv[1], "a") as log:
             log.write(address + "\\n")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
     return real(host, port, *args, **kwargs)
 socket.getaddrinfo = stub
 from pipeline.cli import main

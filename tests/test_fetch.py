@@ -291,6 +291,22 @@ def test_loopback_is_refused_unless_allowed(news: Newsroom) -> None:
     assert news.requests == [], "a refused address was connected to"
 
 
+# 127.0.0.1 written as people write it to slip past a filter.
+LOOPBACK_SPELLINGS = ("0x7f000001", "2130706433", "127.1", "0177.0.0.1", "127.000.000.001",
+                      "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "localhost")
+
+
+def test_spellings_of_loopback_are_refused_when_loopback_is_off(news: Newsroom) -> None:
+    """The newsroom listens on 127.0.0.1: with loopback off the allow-list, no spelling of
+    its address reaches it."""
+    port = news.base_url.rsplit(":", 1)[1]
+    news.clear_requests()
+    with fetcher(allow_networks=()) as f:
+        kinds = {host: failure(f, f"http://{host}:{port}/trap/feed.xml").kind for host in LOOPBACK_SPELLINGS}
+    assert kinds == dict.fromkeys(LOOPBACK_SPELLINGS, "blocked")
+    assert news.requests == [], "a refused spelling was connected to"
+
+
 def test_a_name_is_connected_to_by_its_checked_address_and_keeps_its_host_header(news: Newsroom) -> None:
     port = news.base_url.rsplit(":", 1)[1]
     news.clear_requests()
