@@ -158,19 +158,26 @@ def table_contents(warehouse: Path, tables: Sequence[str]) -> dict[str, list[tup
 
 class Recorder:
     """A loopback HTTP server that records every request and answers 200 "recorded".
-    Stands in for a proxy (which must never be used) or for a second host."""
+    Stands in for a proxy (which must never be used) or for a second host. ``keep_alive``:
+    HTTP/1.1 connections kept open, and ``peers`` records each request's client port (which
+    connection it came on)."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", keep_alive: bool = False) -> None:
         recorded: list[tuple[str, str, dict[str, str]]] = []
+        peers: list[int] = []
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def _any(self) -> None:
                 recorded.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                peers.append(self.client_address[1])
                 body = b"recorded\n"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))
-                self.send_header("Connection", "close")
+                if not keep_alive:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -183,7 +190,7 @@ class Recorder:
             address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
             daemon_threads = True
 
-        self.requests = recorded
+        self.requests, self.peers = recorded, peers
         self._server = Server((host, 0), Handler)
         self.host, self.port = host, self._server.server_address[1]
         self.url = f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 import random
-import socket
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from conftest import Recorder
 from newsroom import Newsroom, Route
 
 RSS = "application/rss+xml; charset=utf-8"
@@ -185,41 +183,20 @@ def _redirect(location: str) -> Route:
     return Route(b"moved", status=302, headers=(("Location", location),))
 
 
-class Trap:
+class Trap(Recorder):
     """A server that must never be asked anything, recording every request. It listens on
     ::1, which the hostile run's allow-list (127.0.0.1/32) refuses: spellings of ::1 and a
     name the stub resolver answers with it must never reach it. Without IPv6 loopback it
     listens on 127.0.0.1 (``refusable`` False): then only the external-entity trap uses it."""
 
     def __init__(self) -> None:
-        self.requests: list[str] = []
-        recorded = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                recorded.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        class Six(ThreadingHTTPServer):
-            address_family = socket.AF_INET6
-
         try:
-            self._server: ThreadingHTTPServer = Six(("::1", 0), Handler)
-            self.refusable, host = True, "[::1]"
+            super().__init__("::1")
+            self.refusable = True
         except OSError:
-            self._server, self.refusable, host = ThreadingHTTPServer(("127.0.0.1", 0), Handler), False, "127.0.0.1"
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.base = f"http://{host}:{self.port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+            super().__init__("127.0.0.1")
+            self.refusable = False
+        self.base = self.url
 
 
 # Run as ``python -c RESOLVER_STUB --config ... run``: the real command line, with the

@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import httpx
 import pytest
 from conftest import Recorder, Site, make_site, rows
@@ -358,47 +356,20 @@ def test_run_with_loopback_not_allowed_contacts_nobody(site_blocked: Site) -> No
     assert {(h[1], h[2]) for h in health} == {("blocked", "failing (never succeeded)")}
 
 
-class _KeepAlive(ThreadingHTTPServer):
-    """HTTP/1.1 with kept-alive connections; records (Host header, client port) per request."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        seen: list[tuple[str, int]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802
-                seen.append((self.headers["host"], self.client_address[1]))
-                self.send_response(200)
-                self.send_header("Content-Length", "3")
-                self.end_headers()
-                self.wfile.write(b"ok\n")
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.seen = seen
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-
 def test_a_kept_alive_connection_serves_only_the_host_it_was_opened_for() -> None:
     """Two names of one address (as on a CDN): each host gets its own connection, so a TLS
     connection checked for one name is never used for another; one host's connection is
     reused. (Pinned to the IP, the pool was keyed by the address, and the second name
     reused the first one's connection.)"""
-    server = _KeepAlive()
-    port = server.server_address[1]
+    server = Recorder(keep_alive=True)
     try:
         with fetcher(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)) as f:
-            for url in (f"http://localhost:{port}/a", f"http://127.0.0.1:{port}/b", f"http://localhost:{port}/c"):
-                assert f.get(url).body == b"ok\n"
+            for url in (f"http://localhost:{server.port}/a", f"{server.url}/b", f"http://localhost:{server.port}/c"):
+                assert f.get(url).body == b"recorded\n"
     finally:
-        server.shutdown()
-        server.server_close()
-    (first_host, first), (second_host, second), (third_host, third) = server.seen
-    assert (first_host, second_host, third_host) == (f"localhost:{port}", f"127.0.0.1:{port}", f"localhost:{port}")
+        server.close()
+    hosts = [headers["host"] for _, _, headers in server.requests]
+    assert hosts == [f"localhost:{server.port}", f"127.0.0.1:{server.port}", f"localhost:{server.port}"]
+    first, second, third = server.peers
     assert first == third, "one host's kept-alive connection is reused"
     assert second != first, "another name of the same address gets its own connection"

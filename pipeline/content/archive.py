@@ -46,7 +46,7 @@ from pipeline.models import FetchResult
 
 MAX_FILE_BYTES = 256 * 2**20  # rotate past this (compressed) size
 # zlib level of each record's gzip member. Measured on the 181 real pages of
-# /work/shared/eval/aeb (174 KiB each): level 9 (warcio's) 8.5 ms a page, 4 3.6 ms for
+# ../shared/eval/aeb (174 KiB each): level 9 (warcio's) 8.5 ms a page, 4 3.6 ms for
 # 5.6 % more bytes, 1 2.0 ms for 19.5 % more. Compression runs in the writer process,
 # on the cores extraction needs (issue 12).
 GZIP_LEVEL = 4

@@ -154,17 +154,18 @@ class _Pairs:
         found = []
         for quotes in (True, False):
             side = [o for o in others if self.setting.quotes(me, o) == quotes]
-            found += [self._link(me, side[i], quotes, shared) for i, shared in self._maybe(me, side, quotes)]
+            found += [self._link(me, side[i], counts) for i, counts in self._maybe(me, side, quotes)]
         return sorted(link for link in found if link is not None)
 
-    def _maybe(self, me: str, side: list[str], quotes: bool) -> list[tuple[int, int]]:
-        """(position, shared count) of the candidates whose counts can make a link; the
-        others are "distinct" whatever their word counts: different texts, Jaccard under
-        ``COPY_JACCARD``, containment under ``EXCERPT_CONTAINMENT``, fewer shared shingles
-        than ``PASSAGE_SHINGLES``. Decided for all candidates at once, in numpy."""
+    def _maybe(self, me: str, side: list[str], quotes: bool) -> list[tuple[int, tuple[int, int, int]]]:
+        """(position, (shared, size_a, size_b)) of the candidates whose counts can make a
+        link; the others are "distinct" whatever their word counts: different texts,
+        Jaccard under ``COPY_JACCARD``, containment under ``EXCERPT_CONTAINMENT``, fewer
+        shared shingles than ``PASSAGE_SHINGLES``. Decided for all candidates at once, in
+        numpy."""
         if not side:
             return []
-        shared = np.array(self._shared(me, side, quotes), dtype=np.int64)
+        shared = np.array(self._overlaps_of(quotes).shared(me, side), dtype=np.int64)
         size_a = np.array([self._kept_of(me, quotes).size - self._lost_to(me, o, quotes) for o in side])
         size_b = np.array([self._kept_of(o, quotes).size - self._lost_to(o, me, quotes) for o in side])
         mine = self.texts[me]
@@ -175,24 +176,21 @@ class _Pairs:
         slack = 1e-9  # the decision itself is ``neardup.match_counts``'s, in Python floats
         maybe = same | (j >= neardup.COPY_JACCARD - slack) | (c >= neardup.EXCERPT_CONTAINMENT - slack)
         maybe |= shared >= neardup.PASSAGE_SHINGLES
-        return [(int(i), int(shared[i])) for i in np.flatnonzero(maybe)]
+        return [(int(i), (int(shared[i]), int(size_a[i]), int(size_b[i]))) for i in np.flatnonzero(maybe)]
 
-    def _link(self, me: str, other: str, quotes: bool, shared: int) -> Link | None:
+    def _link(self, me: str, other: str, counts: tuple[int, int, int]) -> Link | None:
         a, b = self.texts[me], self.texts[other]
-        size_a = self._kept_of(me, quotes).size - self._lost_to(me, other, quotes)
-        size_b = self._kept_of(other, quotes).size - self._lost_to(other, me, quotes)
+        shared, size_a, size_b = counts
         # every ignored shingle stands for about one word of template (compare_shingles)
         words_a, words_b = a.words - (a.shingles.size - size_a), b.words - (b.shingles.size - size_b)
         match = neardup.match_counts(shared, size_a, size_b, words_a, words_b, exact=a.words > 0 and
                                      a.digest == b.digest, passage=self.setting.passage(me, other))
         return _pair(me, other, match.relation, match.jaccard, match.containment) if match.duplicate else None
 
-    def _shared(self, me: str, others: list[str], quotes: bool) -> list[int]:
-        if not others:
-            return []
+    def _overlaps_of(self, quotes: bool) -> Overlaps:
         if quotes not in self._overlaps:
             self._overlaps[quotes] = Overlaps({t: self._kept_of(t, quotes) for t in self.texts})
-        return self._overlaps[quotes].shared(me, others)
+        return self._overlaps[quotes]
 
     def _kept_of(self, article: str, quotes: bool) -> np.ndarray:
         """The article's shingles without its own template (and the reference text)."""

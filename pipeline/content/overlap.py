@@ -11,7 +11,7 @@ story has a hundred candidates or more. Here:
   removed, are computed once, not once per pair: for a pair (a, b) the shingles both
   keep are ``kept(a) & kept(b)``, since each side's own part of the ignored set is already
   gone from it, and what a side loses to the *other* outlet's template is counted apart
-  (``Pairs.lost_to``; nothing when both are of one outlet);
+  (``dedup._Pairs._lost_to``; nothing when both are of one outlet);
 - the kept arrays of a chunk become rows of small integer ids (``np.unique``), and one
   text's intersections with all its candidates are one boolean gather and one bincount.
 

@@ -352,7 +352,7 @@ def _counter_penalty(reference: Reference, seed_sim: float, counter_sim: float) 
 
 def _counter_reasons(terms: TermEvidence, shared: frozenset[str], penalty: float,
                      passage_helped: bool) -> tuple[str, ...]:
-    weak = sorted(g for g, hits in terms.groups if not set(hits) - shared)
+    weak = sorted(_shared_only(terms, shared))
     found = [f"topic group(s) {', '.join(weak)} found only in phrases that counter-example has "
              f"too: counted {1 - penalty:.2f}"] if weak else []
     if passage_helped:
@@ -368,8 +368,14 @@ def _term_strength(terms: TermEvidence, shared: frozenset[str] = frozenset(),
     article is not nearer the neighbour."""
     if not terms.anchor:
         return 0.0
-    groups = sum(1.0 if set(hits) - shared else 1.0 - discount for _, hits in terms.groups)
+    weak = _shared_only(terms, shared)
+    groups = sum(1.0 - discount if g in weak else 1.0 for g, _ in terms.groups)
     return min(1.0, groups / GROUP_SATURATION)
+
+
+def _shared_only(terms: TermEvidence, shared: frozenset[str]) -> set[str]:
+    """Topic groups matched only by phrases in ``shared`` (the nearest counter-example's)."""
+    return {g for g, hits in terms.groups if not set(hits) - shared}
 
 
 def _decide(story: StoryDef, value: float, terms: TermEvidence,

@@ -5,7 +5,7 @@
 -- an empty view of `articles`' columns, so no view ever reads a folder with no files.
 
 CREATE TABLE backfill_shards (
-    shard_glob     VARCHAR PRIMARY KEY,    -- <shards>/pages/**/*.parquet
+    shard_glob     VARCHAR PRIMARY KEY,    -- <shards>/*/source=*/month=*/*.parquet (pages and the schema file)
     manifest_glob  VARCHAR NOT NULL,       -- <shards>/manifest/*.json, one per finished file
     schema_file    VARCHAR NOT NULL,       -- an empty shard with every column (never no file)
     active         BOOLEAN NOT NULL,       -- a backfill is under way (its tasks may finish any time)
