@@ -11,10 +11,17 @@ records per second of:
 and peak memory (largest resident set of this process and of any worker process).
 
     python bench/bench_backfill.py [N [FILES]]      # default 400 pages in 4 files
+    python bench/bench_backfill.py --aeb [FILES]    # the 181 real pages of ../shared/eval/aeb
+
+With ``--aeb`` the pages are real (many sites, languages and encodings, under their own
+URLs, served as "text/html" without a charset so the encoding is sniffed as a crawler
+would); nothing is fetched either way: backfill reads the WARC files only.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import random
 import resource
 import sys
@@ -38,9 +45,12 @@ from pipeline.backfill.runner import BackfillPlan, backfill  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 
 
-def make_warcs(folder: Path, base: str, n: int, files: int) -> list[Path]:
-    """N pages spread over ``files`` files (a pool reads one file per process)."""
-    pages = make_pages(base, n)
+AEB = ROOT.parent / "shared" / "eval" / "aeb"
+
+
+def make_warcs(folder: Path, pages: list[tuple], files: int) -> list[Path]:
+    """The pages spread over ``files`` files (a pool reads one file per process)."""
+    n = len(pages)
     step = -(-n // files)
     return [write_warc(folder / f"bench-{i:02d}.warc.gz", archive_of(pages[i * step:(i + 1) * step], noise=False))
             for i in range(files)]
@@ -58,6 +68,13 @@ def make_pages(base: str, n: int) -> list[tuple[str, bytes]]:
                            url=url, paragraphs=body)
         pages.append((url, html.encode()))
     return pages
+
+
+def aeb_pages() -> list[tuple[str, bytes, str]]:
+    """The real pages of the extraction benchmark, under their own URLs."""
+    truth = json.loads((AEB / "ground-truth.json").read_text(encoding="utf-8"))
+    return [(truth[key]["url"], gzip.decompress((AEB / "html" / f"{key}.html.gz").read_bytes()), "text/html")
+            for key in sorted(truth)]
 
 
 def read_fastwarc(paths: list[Path], extract: bool = False) -> int:
@@ -105,10 +122,12 @@ def run_backfill(config: Path, warcs: list[Path], shards: Path, workers: int) ->
     return backfill(settings, plan, datetime(2026, 6, 20, tzinfo=timezone.utc))
 
 
-def main(n: int, files: int) -> None:
+def main(n: int, files: int, real: bool = False) -> None:
     tmp = Path(tempfile.mkdtemp())
     with Newsroom() as room:  # only its configuration is used: nothing is fetched
-        warc = make_warcs(tmp, room.base_url, n, files)
+        pages = aeb_pages() if real else make_pages(room.base_url, n)
+        n = len(pages)
+        warc = make_warcs(tmp, pages, files)
         configs = [room.write_config(tmp / f"config{w}", tmp / f"w{w}" / "newswatch.duckdb") for w in (1, 2)]
     size = sum(p.stat().st_size for p in warc) / 2**20
     print(f"{files} WARC files: {n} responses + {n} requests, {size:.1f} MiB, gzip per record")
@@ -129,4 +148,8 @@ def main(n: int, files: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 400, int(sys.argv[2]) if len(sys.argv) > 2 else 4)
+    args = [a for a in sys.argv[1:] if a != "--aeb"]
+    if "--aeb" in sys.argv:
+        main(0, int(args[0]) if args else 4, real=True)
+    else:
+        main(int(args[0]) if args else 400, int(args[1]) if len(args) > 1 else 4)
