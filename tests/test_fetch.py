@@ -289,6 +289,28 @@ def test_loopback_is_refused_unless_allowed(news: Newsroom) -> None:
     assert news.requests == [], "a refused address was connected to"
 
 
+def test_dns_rebinding_cannot_move_the_connection_after_the_check(second_host: Recorder, monkeypatch) -> None:
+    """A name answers 127.0.0.1 (allowed here) to the check and ::1 (not allowed, where a
+    recorder listens on the same port) to every later lookup: the connection goes to the
+    checked address, so the recorder sees nothing, whatever the outcome of the connect."""
+    real, answers = socket.getaddrinfo, []
+
+    def stub(host, port, *args, **kwargs):  # the resolver newswatch calls
+        if host != "rebind.newswatch.test":
+            return real(host, port, *args, **kwargs)
+        answers.append("127.0.0.1" if not answers else "::1")
+        family = socket.AF_INET6 if ":" in answers[-1] else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (answers[-1], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", stub)
+    with fetcher(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),)) as f:
+        try:
+            f.get(f"http://rebind.newswatch.test:{second_host.port}/feed.xml")
+        except FetchError as error:
+            assert error.kind in ("network", "timeout"), error  # nothing at 127.0.0.1 on that port
+    assert answers[:1] == ["127.0.0.1"] and second_host.requests == []
+
+
 # 127.0.0.1 written as people write it to slip past a filter.
 LOOPBACK_SPELLINGS = ("0x7f000001", "2130706433", "127.1", "0177.0.0.1", "127.000.000.001",
                       "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "localhost")
