@@ -1,4 +1,5 @@
-"""Queries of each outlet's template shingles (issue 11): learnt, stored, read back."""
+"""Queries of each outlet's template shingles (issue 11): learnt, stored, read back; and the
+window of recent pages each is learnt from, kept between runs (issue 12, migration 0016)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,56 @@ from .core import Core
 
 
 class TemplateQueries(Core):
-    def outlet_bodies(self, outlet_ids: Sequence[str], sample: int) -> dict[str, list[str]]:
-        """Each outlet's ``sample`` most recently seen article bodies."""
+    def outlet_pages(self, outlet_ids: Sequence[str], sample: int) -> dict[str, list[tuple]]:
+        """Each outlet's ``sample`` most recently seen extracted pages, newest first:
+        (article_id, first_seen_at in microseconds since the epoch, body). A scan of
+        articles: only for outlets whose window is not kept (``template_windows``)."""
+        if not outlet_ids:
+            return {}
         _, rows = self.query(
-            "SELECT outlet_id, body FROM (SELECT outlet_id, body, row_number() OVER (PARTITION BY outlet_id "
-            "ORDER BY first_seen_at DESC, article_id) AS n FROM articles WHERE outlet_id IN "
-            "(SELECT unnest(?::VARCHAR[])) AND status = 'extracted' AND body IS NOT NULL) WHERE n <= ? "
-            "ORDER BY outlet_id, n", [list(outlet_ids), sample])
-        found: dict[str, list[str]] = {}
-        for outlet, body in rows:
-            found.setdefault(outlet, []).append(body)
+            "SELECT outlet_id, article_id, epoch_us(first_seen_at), body FROM (SELECT outlet_id, article_id, first_seen_at, "
+            "body, row_number() OVER (PARTITION BY outlet_id ORDER BY first_seen_at DESC, article_id) AS n "
+            "FROM articles WHERE outlet_id IN (SELECT unnest(?::VARCHAR[])) AND status = 'extracted' "
+            "AND body IS NOT NULL) WHERE n <= ? ORDER BY outlet_id, n", [list(outlet_ids), sample])
+        found: dict[str, list[tuple]] = {}
+        for outlet, *page in rows:
+            found.setdefault(outlet, []).append(tuple(page))
         return found
 
-    def save_outlet_templates(self, templates: dict[str, tuple[int, frozenset[int]]], now: datetime) -> None:
-        """Replace the templates of the given outlets: outlet -> (texts seen, shingles)."""
+    def template_windows(self, outlet_ids: Sequence[str]) -> dict[str, list[tuple]]:
+        """The kept window of each of these outlets that has one (migration 0016), through
+        the outlet index: outlet -> [(article_id, first_seen_us, words, digest, shingles)]
+        (shingles: bytes of sorted little-endian uint64), in no particular order. An
+        outlet with a kept, empty window maps to []."""
+        found: dict[str, list[tuple]] = {o: [] for o, in self.rows_in(
+            "SELECT outlet_id FROM template_state WHERE outlet_id IN ({})", sorted(set(outlet_ids)))}
+        for outlet, *page in self.rows_in(
+                "SELECT outlet_id, article_id, first_seen_us, words, digest, shingles FROM template_pages "
+                "WHERE outlet_id IN ({})", sorted(found)):
+            found[outlet].append(tuple(page))
+        return found
+
+    def save_template_windows(self, rebuilt: Sequence[str], dropped: Sequence[str], pages: Sequence[tuple],
+                              outlets: Sequence[str], now: datetime) -> None:
+        """Windows after a learning pass: the pages of the ``rebuilt`` outlets and the
+        ``dropped`` pages go, ``pages`` (outlet_id, article_id, first_seen_us, words,
+        digest, shingles) come in, and ``outlets`` are marked current. Call inside the
+        transaction that saves the templates."""
+        self.con.execute("DELETE FROM template_pages WHERE outlet_id IN (SELECT unnest(?::VARCHAR[]))", [list(rebuilt)])
+        self.update_in("DELETE FROM template_pages WHERE article_id IN ({})", [], dropped)
+        if pages:
+            cols = [list(c) for c in zip(*pages)]
+            self.con.execute("INSERT INTO template_pages (outlet_id, article_id, first_seen_us, words, digest, shingles) "
+                             "SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), "
+                             "unnest(?::INTEGER[]), unnest(?::BLOB[]), unnest(?::BLOB[])", cols)
+        self.con.execute("INSERT INTO template_state SELECT unnest(?::VARCHAR[]), ? ON CONFLICT (outlet_id) "
+                         "DO UPDATE SET learnt_at = excluded.learnt_at", [list(outlets), now])
+
+    def save_outlet_templates(self, templates: dict[str, tuple[int, frozenset[int]]], now: datetime,
+                              windows: tuple | None = None) -> None:
+        """Replace the templates of the given outlets: outlet -> (texts seen, shingles);
+        in the same transaction, the outlets' windows (``save_template_windows``'s
+        arguments but ``now``)."""
         outlets = [o for o, (_, shingles) in templates.items() for _ in shingles]
         shingles = [h for _, hs in templates.values() for h in hs]
         texts = [n for o, (n, hs) in templates.items() for _ in hs]
@@ -33,6 +70,8 @@ class TemplateQueries(Core):
                 self.con.execute(
                     "INSERT INTO outlet_template SELECT unnest(?::VARCHAR[]), unnest(?::UBIGINT[]), "
                     "unnest(?::INTEGER[]), ?", [outlets, shingles, texts, now])
+            if windows is not None:
+                self.save_template_windows(*windows, now)
 
     def outlet_templates(self, article_ids: Sequence[str]) -> dict[str, frozenset[int]]:
         """article_id -> the template shingles of its outlet (articles with none left out)."""
