@@ -97,7 +97,7 @@ def learn_templates(store: Store, outlet_ids: set[str], now: datetime, texts: Te
     rebuilt = sorted(outlet_ids - kept.keys())
     for o, pages in store.outlet_pages(rebuilt, neardup.TEMPLATE_SAMPLE).items():
         windows[o] = [_Page(aid, seen, texts.of(body)) for aid, seen, body in pages]
-    learnt = {o: (len(w), neardup.template_shingles([p.text.as_set() for p in w])) for o, w in windows.items() if w}
+    learnt = {o: (len(w), neardup.template_of_arrays([p.text.shingles for p in w])) for o, w in windows.items() if w}
     changes = _window_changes(kept, fresh, windows)
     store.save_outlet_templates(learnt, now, (rebuilt, *changes, sorted(outlet_ids)))
 

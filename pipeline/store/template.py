@@ -8,6 +8,10 @@ from typing import Sequence
 
 from .core import Core
 
+# Window pages per INSERT: DuckDB converts a list parameter of blobs with several times
+# their size in memory (6,000 pages of 800 words at once: +480 MB); 250 keep it small.
+PAGES_CHUNK = 250
+
 
 class TemplateQueries(Core):
     def outlet_pages(self, outlet_ids: Sequence[str], sample: int) -> dict[str, list[tuple]]:
@@ -47,8 +51,8 @@ class TemplateQueries(Core):
         transaction that saves the templates."""
         self.con.execute("DELETE FROM template_pages WHERE outlet_id IN (SELECT unnest(?::VARCHAR[]))", [list(rebuilt)])
         self.update_in("DELETE FROM template_pages WHERE article_id IN ({})", [], dropped)
-        if pages:
-            cols = [list(c) for c in zip(*pages)]
+        for start in range(0, len(pages), PAGES_CHUNK):
+            cols = [list(c) for c in zip(*pages[start:start + PAGES_CHUNK])]
             self.con.execute("INSERT INTO template_pages (outlet_id, article_id, first_seen_us, words, digest, shingles) "
                              "SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), "
                              "unnest(?::INTEGER[]), unnest(?::BLOB[]), unnest(?::BLOB[])", cols)
