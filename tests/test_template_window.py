@@ -68,6 +68,7 @@ def _assert_kept_window_is_a_full_relearn(store) -> None:
 
 def test_kept_windows_learn_what_relearning_everything_learns(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(neardup, "TEMPLATE_SAMPLE", 12)  # a window overflows within a few runs
+    monkeypatch.setattr(dedup, "TEMPLATE_GROUP", 2)  # outlets learnt in groups
     rng = random.Random(5)
     furniture = {o: " ".join(rng.choice(VOCAB) for _ in range(30)) for o in OUTLETS}
     store = open_writer(tmp_path / "w.duckdb")

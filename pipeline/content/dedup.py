@@ -43,6 +43,9 @@ CHUNK = 200  # articles checked, and committed, together
 LOOKUP = 10 * CHUNK
 TITLE_WINDOW_S = 7 * 86400
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Outlets whose templates are learnt together: 100 windows of 60 800-word pages are
+# about 40 MB of shingle arrays.
+TEMPLATE_GROUP = 100
 
 
 def link_pending(store: Store, now: datetime, progress: Callable[[int, int], None] | None = None) -> int:
@@ -86,29 +89,29 @@ def learn_templates(store: Store, outlet_ids: set[str], now: datetime, texts: Te
     recently seen pages. An outlet whose window was kept (migration 0016) takes it and
     merges in its ``pending`` pages (the articles not checked yet: every page that can
     have entered it since); the others are read and shingled from ``articles``. Both give
-    the same window, so the same template (tests/test_template_window.py)."""
-    if not outlet_ids:
-        return
+    the same window, so the same template (tests/test_template_window.py). Outlets are
+    learnt ``TEMPLATE_GROUP`` at a time, each group saved in its own transaction, so the
+    pages held stay bounded."""
     texts = texts or TextCache()
-    kept = {o: {p.article_id: p for p in map(_Page.stored, pages)}
-            for o, pages in store.template_windows(sorted(outlet_ids)).items()}
-    fresh = _fresh_pages(pending, set(kept), texts)
+    fresh: dict[str, list[dict[str, Any]]] = {}
+    for a in pending:
+        if a.get("outlet_id") in outlet_ids and a["status"] == "extracted":
+            fresh.setdefault(a["outlet_id"], []).append(a)
+    ordered = sorted(outlet_ids)
+    for start in range(0, len(ordered), TEMPLATE_GROUP):
+        _learn_group(store, ordered[start:start + TEMPLATE_GROUP], now, texts, fresh)
+
+
+def _learn_group(store: Store, outlets: list[str], now: datetime, texts: TextCache,
+                 pending: dict[str, list[dict[str, Any]]]) -> None:
+    kept = {o: {p.article_id: p for p in map(_Page.stored, pages)} for o, pages in store.template_windows(outlets).items()}
+    fresh = {o: {a["article_id"]: _Page.of(a, texts) for a in pending.get(o, ())} for o in kept}
     windows = {o: _recent({**kept[o], **fresh[o]}) for o in kept}
-    rebuilt = sorted(outlet_ids - kept.keys())
+    rebuilt = [o for o in outlets if o not in kept]
     for o, pages in store.outlet_pages(rebuilt, neardup.TEMPLATE_SAMPLE).items():
         windows[o] = [_Page(aid, seen, texts.of(body)) for aid, seen, body in pages]
     learnt = {o: (len(w), neardup.template_of_arrays([p.text.shingles for p in w])) for o, w in windows.items() if w}
-    changes = _window_changes(kept, fresh, windows)
-    store.save_outlet_templates(learnt, now, (rebuilt, *changes, sorted(outlet_ids)))
-
-
-def _fresh_pages(pending: Sequence[dict[str, Any]], outlets: set[str], texts: TextCache) -> dict[str, dict[str, _Page]]:
-    """The pending extracted pages of these outlets, by outlet and article id."""
-    fresh: dict[str, dict[str, _Page]] = {o: {} for o in outlets}
-    for a in pending:
-        if a.get("outlet_id") in outlets and a["status"] == "extracted":
-            fresh[a["outlet_id"]][a["article_id"]] = _Page.of(a, texts)
-    return fresh
+    store.save_outlet_templates(learnt, now, (rebuilt, *_window_changes(kept, fresh, windows), outlets))
 
 
 def _window_changes(kept: dict[str, dict[str, _Page]], fresh: dict[str, dict[str, _Page]],
