@@ -59,7 +59,7 @@ def _assert_kept_window_is_a_full_relearn(store) -> None:
         assert {t for _, t in stored} <= {n}
         if outlet in kept:
             assert sorted(p[0] for p in kept[outlet]) == sorted(ids)
-            bodies = store.bodies(ids)
+            bodies = {a: body for a, (_, body) in store.texts_of(ids).items()}
             for aid, _, words, digest, shingles in kept[outlet]:
                 text = Shingled.of(bodies[aid])
                 assert (words, bytes(digest)) == (text.words, text.digest)

@@ -182,11 +182,15 @@ def _links_for_chunk(store: Store, part: list[dict[str, Any]], candidates: dict[
                      quoted: frozenset[int], references: frozenset[str], texts: TextCache) -> list[Link]:
     ids = [a["article_id"] for a in part]
     others = sorted({o for a in ids for o in candidates.get(a, ())})
-    shingled = {aid: texts.of(body) for aid, body in store.bodies(others).items()}
+    read = store.texts_of(others)  # one key lookup for the candidates' bodies and outlets
+    shingled = {aid: texts.of(body) for aid, (_, body) in read.items()}
     # Shingling is most of the Python cost; an article without candidates needs none.
     mine = {a["article_id"]: texts.of(a["body"]) for a in part if a["article_id"] in candidates}
     titled = _title_candidates(store, part)
-    setting = _Setting(store.outlet_templates(others + ids), store.outlets_of(others + ids), quoted, references)
+    outlets = {aid: o for aid, (o, _) in read.items() if o is not None}
+    outlets.update({a["article_id"]: a["outlet_id"] for a in part if a.get("outlet_id") is not None})
+    templates = store.outlet_template_sets(sorted(set(outlets.values())))
+    setting = _Setting({a: templates[o] for a, o in outlets.items() if o in templates}, outlets, quoted, references)
     pairs = _Pairs({**shingled, **mine}, setting)
     links: dict[tuple[str, str], Link] = {}
     for article in part:

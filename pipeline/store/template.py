@@ -80,16 +80,18 @@ class TemplateQueries(Core):
             if windows is not None:
                 self.save_template_windows(*windows, now)
 
-    def outlet_templates(self, article_ids: Sequence[str]) -> dict[str, frozenset[int]]:
-        """article_id -> the template shingles of its outlet (articles with none left out)."""
-        rows = self.rows_in("SELECT a.article_id, list(t.shingle) FROM articles a JOIN outlet_template t "
-                            "USING (outlet_id) WHERE a.article_id IN ({}) GROUP BY a.article_id", sorted(set(article_ids)))
-        return {aid: frozenset(int(h) for h in hs) for aid, hs in rows}
+    def outlet_template_sets(self, outlet_ids: Sequence[str]) -> dict[str, frozenset[int]]:
+        """outlet_id -> its template shingles (outlets without any left out). A scan of
+        outlet_template filtered by the outlet list: at most one template an outlet."""
+        rows = self.con.execute("SELECT outlet_id, list(shingle) FROM outlet_template WHERE outlet_id IN "
+                                "(SELECT unnest(?::VARCHAR[])) GROUP BY outlet_id", [list(outlet_ids)]).fetchall()
+        return {o: frozenset(int(h) for h in hs) for o, hs in rows}
 
-    def outlets_of(self, article_ids: Sequence[str]) -> dict[str, str]:
-        """article_id -> outlet_id (articles of no known outlet left out)."""
-        return dict(self.rows_in("SELECT article_id, outlet_id FROM articles WHERE article_id IN ({}) "
-                                 "AND outlet_id IS NOT NULL", sorted(set(article_ids))))
+    def texts_of(self, article_ids: Sequence[str]) -> dict[str, tuple[str | None, str]]:
+        """article_id -> (outlet_id, body), for those of ``article_ids`` that have a body
+        (primary-key lookups)."""
+        return {aid: (outlet, body) for aid, outlet, body in self.rows_in(
+            "SELECT article_id, outlet_id, body FROM articles WHERE article_id IN ({}) AND body IS NOT NULL", article_ids)}
 
     def reference_bodies(self) -> dict[str, str]:
         """The text of every story's reference articles (the seeds)."""
