@@ -23,6 +23,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from html import escape
@@ -72,19 +73,24 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{tit
 <footer>{footer}<p>&copy; Cold Daily</p></footer></body></html>"""
 
 
-def publish(room: Newsroom, n: int) -> list[str]:
+def pages(n: int, url: Callable[[str], str]) -> Iterator[tuple[str, datetime, str, str]]:
+    """(path, published, title, html) of ``n`` generated pages; ``url(path)`` their address."""
     rng = random.Random(12)
     pool = sentences()
     words = " ".join(pool).split()
     start = datetime(2026, 6, 5, tzinfo=timezone.utc)
-    items, urls = [], []
     for i in range(n):
         path = f"/cold-daily/{i:04d}.html"
         when = start + timedelta(minutes=7 * i)
         text = "".join(f"<p>{escape(' '.join(rng.sample(pool, 5)))}</p>" for _ in range(7))
         title = f"Cold story {i}: " + " ".join(rng.choice(pool).split()[:8])
-        page = PAGE.format(title=escape(title), when=when.isoformat(), url=room.url(path), paragraphs=text,
-                           **boilerplate(rng, words))
+        yield path, when, title, PAGE.format(title=escape(title), when=when.isoformat(), url=url(path),
+                                             paragraphs=text, **boilerplate(rng, words))
+
+
+def publish(room: Newsroom, n: int) -> list[str]:
+    items, urls = [], []
+    for path, when, title, page in pages(n, room.url):
         room.set_route(path, body=page.encode())
         urls.append(room.url(path))
         items.append(f"<item><title>{escape(title)}</title><link>{room.url(path)}</link>"
