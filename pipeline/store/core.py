@@ -254,6 +254,14 @@ class Core:
                                      [known[0][0]])
         return (row[0][0], row[0][1]) if row else None
 
+    def articles_for_urls(self, url_keys: Sequence[str]) -> dict[str, tuple[str, str] | None]:
+        """``article_for_url`` for many keys in two set-based lookups: every key -> its
+        (article_id, status), or None."""
+        ids = dict(self.rows_in("SELECT url_key, article_id FROM article_urls WHERE url_key IN ({})", url_keys))
+        status = dict(self.rows_in("SELECT article_id, status FROM articles WHERE article_id IN ({})",
+                                   sorted(set(ids.values()))))
+        return {k: (ids[k], status[ids[k]]) if ids.get(k) in status else None for k in url_keys}
+
     def article_attempts(self, article_id: str) -> int:
         return int(self.scalar("SELECT attempts FROM articles WHERE article_id = ?", [article_id]) or 0)
 
