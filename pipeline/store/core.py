@@ -46,7 +46,8 @@ _STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 def is_storage_error(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in _STORAGE_ERRNOS
-    return isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException))
+    return isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException,
+                            duckdb.OutOfMemoryException))
 
 
 @contextmanager
@@ -59,6 +60,11 @@ def storage_errors(warehouse: Path) -> Iterator[None]:
     except Exception as exc:
         if not is_storage_error(exc):
             raise
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise StoreError(f"the warehouse {warehouse} needed more memory than DuckDB may use: "
+                             f"{str(exc).strip().splitlines()[0][:300]}",
+                             remedy="raise [warehouse] memory_limit in newswatch.toml (\"\" lets DuckDB "
+                                    "use up to 80 % of RAM)") from exc
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
         raise StoreError(f"cannot write the warehouse {warehouse}: {reason}") from exc
 
