@@ -23,6 +23,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from html import escape
@@ -72,19 +73,24 @@ PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{tit
 <footer>{footer}<p>&copy; Cold Daily</p></footer></body></html>"""
 
 
-def publish(room: Newsroom, n: int) -> list[str]:
+def pages(n: int, url: Callable[[str], str]) -> Iterator[tuple[str, datetime, str, str]]:
+    """(path, published, title, html) of ``n`` generated pages; ``url(path)`` their address."""
     rng = random.Random(12)
     pool = sentences()
     words = " ".join(pool).split()
     start = datetime(2026, 6, 5, tzinfo=timezone.utc)
-    items, urls = [], []
     for i in range(n):
         path = f"/cold-daily/{i:04d}.html"
         when = start + timedelta(minutes=7 * i)
         text = "".join(f"<p>{escape(' '.join(rng.sample(pool, 5)))}</p>" for _ in range(7))
         title = f"Cold story {i}: " + " ".join(rng.choice(pool).split()[:8])
-        page = PAGE.format(title=escape(title), when=when.isoformat(), url=room.url(path), paragraphs=text,
-                           **boilerplate(rng, words))
+        yield path, when, title, PAGE.format(title=escape(title), when=when.isoformat(), url=url(path),
+                                             paragraphs=text, **boilerplate(rng, words))
+
+
+def publish(room: Newsroom, n: int) -> list[str]:
+    items, urls = [], []
+    for path, when, title, page in pages(n, room.url):
         room.set_route(path, body=page.encode())
         urls.append(room.url(path))
         items.append(f"<item><title>{escape(title)}</title><link>{room.url(path)}</link>"
@@ -120,7 +126,9 @@ def newswatch_run(config: str, out: mp.Queue) -> None:
     t, cpu = time.perf_counter(), time.process_time()
     report = jobs.ingest(settings, NOW, force=True)
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
-    out.put({"wall": wall, "cpu": cpu, "articles": report.new_articles, "failures": report.extraction_failures,
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the extraction workers, ended with the run
+    out.put({"wall": wall, "cpu": cpu, "workers_cpu": children.ru_utime + children.ru_stime,
+             "articles": report.new_articles, "failures": report.extraction_failures,
              "phases": phases, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
              "workers_rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024})
 
@@ -143,10 +151,11 @@ def plain_half(urls: list[str], ours: bool, out: mp.Queue) -> None:
                 done += extract(html.content, url) is not None
             else:
                 done += trafilatura.bare_extraction(html.text, url=url) is not None
-    out.put((done, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.put((done, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime))
 
 
-def plain(urls: list[str], ours: bool = False) -> tuple[float, int, float]:
+def plain(urls: list[str], ours: bool = False) -> tuple[float, int, float, float]:
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
     procs = [ctx.Process(target=plain_half, args=(urls[i::2], ours, out)) for i in range(2)]
@@ -157,7 +166,7 @@ def plain(urls: list[str], ours: bool = False) -> tuple[float, int, float]:
     wall = time.perf_counter() - t
     for p in procs:
         p.join()
-    return wall, sum(r[0] for r in results), max(r[1] for r in results)
+    return wall, sum(r[0] for r in results), max(r[1] for r in results), sum(r[2] for r in results)
 
 
 def concurrency(opts: argparse.Namespace) -> dict[str, int]:
@@ -188,8 +197,8 @@ def main() -> None:
         proc.start()
         ours = out.get()
         proc.join()
-        plain_wall, plain_pages, plain_rss = plain(urls)
-        same_wall, same_pages, _ = plain(urls, ours=True)
+        plain_wall, plain_pages, plain_rss, plain_cpu = plain(urls)
+        same_wall, same_pages, _, same_cpu = plain(urls, ours=True)
     rate, plain_rate = ours["articles"] / ours["wall"], plain_pages / plain_wall
     print(f"pages        {opts.n}, {sum(sizes) / len(sizes) / 1024:.0f} KiB each on average")
     print(f"newswatch    {ours['wall']:6.1f} s  {ours['articles']} articles  {rate:5.1f} pages/s "
@@ -201,6 +210,14 @@ def main() -> None:
     print(f"plain, our extractor {same_wall:6.1f} s  {same_rate:5.1f} pages/s (httpx + newswatch's extractor, "
           f"2 processes): the fetch+extract+write phase runs at "
           f"{ours['articles'] / ours['phases']['fetch+extract+write'] / same_rate:.2f}x of it")
+    # On 2 busy cores, pages/s follow CPU per page: what each side spends bounds the ratio.
+    ours_cpu = (ours["cpu"] + ours["workers_cpu"]) * 1000 / max(ours["articles"], 1)
+    print(f"CPU per page newswatch {ours_cpu:.1f} ms (main process {ours['cpu'] * 1000 / max(ours['articles'], 1):.1f}, "
+          f"extraction workers {ours['workers_cpu'] * 1000 / max(ours['articles'], 1):.1f}); plain "
+          f"{plain_cpu * 1000 / plain_pages:.1f} ms; plain loop around our extractor {same_cpu * 1000 / same_pages:.1f} ms")
+    print(f"bound        plain CPU / newswatch CPU = {plain_cpu / plain_pages * 1000 / ours_cpu:.2f}x; "
+          f"plain CPU / our extractor's loop = {plain_cpu / plain_pages / (same_cpu / same_pages):.2f}x "
+          "(the most any run around this extractor could reach)")
     for name, seconds in ours["phases"].items():
         print(f"  phase      {name:24s} {seconds:6.1f} s")
     print(f"peak RSS     main {ours['rss']:.0f} MiB, largest extraction worker {ours['workers_rss']:.0f} MiB, "

@@ -65,7 +65,7 @@ def ingest(settings: Settings, now: datetime, *, force: bool = False, progress: 
         # Forked before the warehouse opens: the workers inherit no database handle.
         with ExtractorPool(int(settings.get("extract", "workers")),
                            timeout=float(settings.get("http", "page_timeout"))) as extractor:
-            store = open_writer(settings.warehouse_path)
+            store = open_writer(settings.warehouse_path, settings.warehouse_memory_limit)
             try:
                 return _ingest(store, settings, now, force, progress, stop, extractor)
             finally:
@@ -158,7 +158,7 @@ def rescore(settings: Settings, now: datetime, *, story_id: str | None = None,
     if story_id is not None:
         settings.story(story_id)  # KeyError for an unknown story
     with writer_lock(settings.warehouse_path):
-        store = open_writer(settings.warehouse_path)
+        store = open_writer(settings.warehouse_path, settings.warehouse_memory_limit)
         try:
             store.clear_scores(story_id)
             if redo_duplicates:
@@ -173,7 +173,7 @@ def label(settings: Settings, now: datetime, url: str, url_key: str, *, story_id
     """Record a person's judgment of the article ``url`` leads to, and store its decision
     anew (fetching nothing); returns the article and its stored score for the story."""
     with writer_lock(settings.warehouse_path):
-        store = open_writer(settings.warehouse_path)
+        store = open_writer(settings.warehouse_path, settings.warehouse_memory_limit)
         try:
             article = store.find_article(url, url_key)
             if article is None:
@@ -191,7 +191,7 @@ def reextract(settings: Settings, now: datetime, *, since: datetime | None = Non
     """Archived pages through the current extractor, then the analysis; nothing fetched."""
     with writer_lock(settings.warehouse_path):
         with IsolatedExtractor(timeout=float(settings.get("http", "page_timeout"))) as extractor:
-            store = open_writer(settings.warehouse_path)
+            store = open_writer(settings.warehouse_path, settings.warehouse_memory_limit)
             try:
                 report = redo_pages(store, extractor, archive_dir(settings), now, since, source_id)
                 return report, analyse(store, settings, now)
@@ -396,7 +396,7 @@ def _address_key(address: str) -> tuple[str, str]:
 def _outbox(settings: Settings) -> Iterator[Store]:
     """The warehouse, open only for one step: readers (``newswatch query``) are not locked
     out for the length of an SMTP conversation."""
-    store = open_writer(settings.warehouse_path)
+    store = open_writer(settings.warehouse_path, settings.warehouse_memory_limit)
     try:
         yield store
     finally:

@@ -76,6 +76,9 @@ class _SourceWork:
     batch: Batch = field(default_factory=Batch)
     known_entries: set[str] = field(default_factory=set)
     url_map: dict[str, str] = field(default_factory=dict)  # url_key -> article_id, this batch
+    # url_key -> (article_id, status) or None: what the warehouse said of the entries'
+    # links when the source's entries were taken, read in one query (``_look_up_links``)
+    looked_up: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     new_sightings: int = 0
     new_articles: int = 0
     failures: int = 0
@@ -158,6 +161,7 @@ def _take_entries(ctx: RunContext, work: _SourceWork, state: dict[str, Any], ent
     """Each entry in feed order; those whose page another source is fetching right now
     come last, after that source is done with it (and, most often, has stored it)."""
     take = take or _take_entry
+    _look_up_links(ctx, work, entries)
     plan = _plan_ahead(ctx, work, entries)
     later = []
     for index, entry in enumerate(entries):
@@ -174,6 +178,17 @@ def _take_entries(ctx: RunContext, work: _SourceWork, state: dict[str, Any], ent
         if held is not None:
             held.wait(timeout=2 * ctx.page_timeout)  # the holder's fetch and extraction
         take(ctx, work, state, entry)
+
+
+def _look_up_links(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) -> None:
+    """The warehouse's answer for every entry's link, in one set-based lookup instead of
+    one to three point queries a page. It stays true while the entries are taken: this
+    source writes its batch only at the end (its own new links are in ``url_map``), and
+    what sources polled at the same time store or fail this run is in ``ctx.claims``,
+    which ``_known`` and its callers consult first."""
+    keys = {fp.canonical_url(e.url) for e in entries if e.url} - work.looked_up.keys()
+    if keys:
+        work.looked_up.update(ctx.store.articles_for_urls(sorted(keys)))
 
 
 def _held_elsewhere(ctx: RunContext, work: _SourceWork, entry: FeedEntry) -> Any:
@@ -213,7 +228,7 @@ def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entr
         return work.url_map[link_key]
     if ctx.claims is not None and link_key in ctx.claims.ids:
         return ctx.claims.ids[link_key]
-    known = _known(ctx, link_key)
+    known = _known(ctx, work, link_key)
     if known and not _should_retry(ctx, known):
         return known[0]
     if entry.unresolved:
@@ -226,11 +241,18 @@ def _article_for(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entr
     return _fetch_article(ctx, work, state, entry, link_key)
 
 
-def _known(ctx: RunContext, link_key: str) -> tuple[str, str] | None:
+def _known(ctx: RunContext, work: _SourceWork, link_key: str) -> tuple[str, str] | None:
     """(article_id, status) a link led to: this run's failure by another source first
-    (not written yet), else the warehouse."""
+    (not written yet), else the warehouse (as looked up for the source's entries)."""
     if ctx.claims is not None and link_key in ctx.claims.failed:
         return ctx.claims.failed[link_key][0], "failed"
+    return _stored(ctx, work, link_key)
+
+
+def _stored(ctx: RunContext, work: _SourceWork, link_key: str) -> tuple[str, str] | None:
+    """(article_id, status) the warehouse holds for a link."""
+    if link_key in work.looked_up:
+        return work.looked_up[link_key]
     return ctx.store.article_for_url(link_key)
 
 
@@ -308,7 +330,7 @@ def _plan_ahead(ctx: RunContext, work: _SourceWork, entries: list[FeedEntry]) ->
         link_key = fp.canonical_url(entry.url) if entry.url else ""
         if len(keys) >= ctx.max_pages:
             break
-        if not link_key or entry.unresolved or link_key in keys or not _wanted(ctx, link_key):
+        if not link_key or entry.unresolved or link_key in keys or not _wanted(ctx, work, link_key):
             continue
         if ctx.robots is not None and not ctx.robots.allows(entry.url or ""):
             continue
@@ -330,10 +352,10 @@ def _read_ahead(ctx: RunContext, work: _SourceWork, plan: deque[tuple[int, str, 
         work.ahead[link_key] = _read_page(ctx, entry)
 
 
-def _wanted(ctx: RunContext, link_key: str) -> bool:
+def _wanted(ctx: RunContext, work: _SourceWork, link_key: str) -> bool:
     if ctx.claims is not None and link_key in ctx.claims.ids:
         return False
-    known = _known(ctx, link_key)
+    known = _known(ctx, work, link_key)
     return known is None or _should_retry(ctx, known)
 
 
@@ -372,7 +394,7 @@ def _new_or_known(ctx: RunContext, work: _SourceWork, state: dict[str, Any], lin
         return existing, keys
     # A page that failed before keeps the id its failure got; otherwise the id follows
     # from the canonical URL.
-    prior = _known(ctx, link_key)
+    prior = _known(ctx, work, link_key)
     article_id = prior[0] if prior else article_id_for(article.canonical_url)
     if prior:  # scored on its feed snippet until now: the page text decides from here
         work.batch.rescore.append(article_id)
@@ -405,7 +427,7 @@ def _same_outlet(ctx: RunContext, a: str, b: str) -> bool:
 
 def _existing_id(ctx: RunContext, work: _SourceWork, keys: set[str]) -> str | None:
     for key in sorted(keys):
-        found = work.url_map.get(key) or (ctx.store.article_for_url(key) or (None,))[0]
+        found = work.url_map.get(key) or (_stored(ctx, work, key) or (None,))[0]
         if found:
             return found
     return None
@@ -437,7 +459,7 @@ def archive_columns(ref: ArchiveRef | None) -> dict[str, Any]:
 
 def _failed_article(ctx: RunContext, work: _SourceWork, state: dict[str, Any], entry: FeedEntry,
                     link_key: str, reason: str, transient: bool, ref: ArchiveRef | None = None) -> str:
-    known = _known(ctx, link_key)
+    known = _known(ctx, work, link_key)
     article_id = known[0] if known else article_id_for(link_key)
     attempts = (_attempts(ctx, link_key, article_id) if known else 0) + 1
     outlet = _outlet(ctx, work, state, entry.url, entry.publisher_name)  # the aggregator's claim

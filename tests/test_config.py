@@ -11,6 +11,9 @@ from conftest import Site, make_site, newswatch, set_setting
 from newsroom import SEEDS_DIR, Newsroom
 
 BAD_SETTINGS = """\
+[warehouse]
+memory_limit = "lots"
+
 [http]
 feed_timeout = "fast"
 colour = "blue"
@@ -55,6 +58,7 @@ def test_every_problem_is_reported_at_once_naming_file_key_and_expectation(site:
     found = problems_of(done.stderr)
     expected = [
         r"newswatch\.toml: http\.feed_timeout = 'fast': expected a positive number",
+        r"newswatch\.toml: warehouse\.memory_limit = 'lots': expected an amount of memory such as \"512MB\"",
         r"newswatch\.toml: unknown key http\.colour \(expected one of .*feed_timeout.*\)",
         r"newswatch\.toml: http\.allow_networks = .*'not-a-network' is not a network in CIDR form",
         r"newswatch\.toml: schedule\.interval_minutes = 0: expected a positive whole number",
@@ -140,3 +144,18 @@ def test_paths_are_relative_to_the_config_folder_not_the_working_directory(room:
     assert "reference articles 5" in done.stdout
     assert (tmp_path / "site" / "data" / "watch.duckdb").is_file()
     assert list(site.cwd.iterdir()) == []  # nothing written where it ran
+
+
+def test_a_memory_limit_too_small_for_the_warehouse_is_named_and_loses_nothing(site: Site) -> None:
+    """``[warehouse] memory_limit`` reaches DuckDB: too small, the run stops with the key
+    named and no traceback; with the limit raised, the next run stores everything."""
+    text = (site.config / "newswatch.toml").read_text(encoding="utf-8")
+    (site.config / "newswatch.toml").write_text(text.replace("[warehouse]\n", '[warehouse]\nmemory_limit = "2MB"\n', 1),
+                                                encoding="utf-8")
+    starved = site.run("run", "--all")
+    assert starved.returncode != 0 and "Traceback" not in starved.stderr
+    assert "needed more memory" in starved.stderr and "memory_limit" in starved.stderr
+    set_setting(site.config, "warehouse", "memory_limit", "256MB")
+    done = site.run("run", "--all")
+    assert done.returncode == 0, done.stderr
+    assert int(re.search(r"new articles (\d+)", done.stdout)[1]) > 0

@@ -48,3 +48,27 @@ def test_retries_stop_after_three_attempts(site):
         assert site.run("run", "--all").returncode == 0
     assert len(room.requests_for(flaky.path)) == 3
     assert _status(site, flaky) == ("failed", 3, True)
+
+
+def test_links_looked_up_together_answer_as_one_by_one(site):
+    """The refresh path asks the warehouse about all of a source's links at once
+    (``articles_for_urls``): every link, extracted, failed or unknown, gets the answer the
+    one-link lookup gives."""
+    from pipeline.store import open_writer
+
+    room = site.room
+    flaky, gone = _pick(site)
+    room.set_route(flaky.path, status=503, body=b"busy")
+    room.set_route(gone.path, status=404, body=b"gone")
+    assert site.run("run", "--all").returncode == 0
+    keys = [k for (k,) in rows(site.warehouse, "SELECT url_key FROM article_urls")]
+    keys += ["http://127.0.0.1/never-seen", keys[0] + "-other"]
+    store = open_writer(site.warehouse)
+    try:
+        together = store.articles_for_urls(keys)
+        one_by_one = {k: store.article_for_url(k) for k in keys}
+    finally:
+        store.close()
+    assert together == one_by_one
+    assert {s for _, s in filter(None, together.values())} >= {"extracted", "failed"}
+    assert together["http://127.0.0.1/never-seen"] is None

@@ -25,7 +25,7 @@ def export_story(settings: Settings, out_dir: Path, story_id: str | None, now: d
     story = _story(settings, story_id)
     folder = out_dir / f"{story.id}-{now.astimezone(timezone.utc):%Y-%m-%dT%H%M%SZ}"
     folder.mkdir(parents=True, exist_ok=False)
-    store = open_reader(settings.warehouse_path)
+    store = open_reader(settings.warehouse_path, settings.warehouse_memory_limit)
     try:
         rows = store.export_story(story.id, folder)
     finally:

@@ -227,7 +227,7 @@ def watch_shards(settings: Settings, root: Path, now: datetime) -> list[str]:
     the pool forks, so no worker inherits the handle; a busy warehouse only delays this."""
     try:
         with writer_lock(settings.warehouse_path):
-            store = open_writer(settings.warehouse_path)
+            store = open_writer(settings.warehouse_path, settings.warehouse_memory_limit)
             try:
                 store.register_backfill_shards(root, shards.layout(root), True, now)
             finally:
@@ -241,7 +241,7 @@ def load_finished(settings: Settings, root: Path, now: datetime) -> dict[str, An
     """The coordinator's step: load every finished file not loaded yet, then dedup,
     cluster and score what is new (the same post-steps as ``newswatch run``)."""
     with writer_lock(settings.warehouse_path):
-        store = open_writer(settings.warehouse_path)
+        store = open_writer(settings.warehouse_path, settings.warehouse_memory_limit)
         try:
             store.sync_outlets(settings.outlets, now)
             pending = sorted(shards.done_keys(root) - store.loaded_warc_keys())

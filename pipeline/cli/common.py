@@ -36,7 +36,7 @@ def print_query(settings: Settings, sql: str, fmt: str) -> int:
 
     from pipeline.store import open_reader
 
-    store = open_reader(settings.warehouse_path)
+    store = open_reader(settings.warehouse_path, settings.warehouse_memory_limit)
     try:
         cols, rows = store.query(sql)
     except duckdb.Error as exc:

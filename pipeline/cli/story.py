@@ -28,7 +28,7 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.store import open_reader
     from pipeline.story.decisions import references, score_article
 
-    store = open_reader(settings.warehouse_path)
+    store = open_reader(settings.warehouse_path, settings.warehouse_memory_limit)
     try:
         article = store.find_article(args.url, _url_key(args.url))
         if article is None:
@@ -181,7 +181,7 @@ def _eval_judged(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.story.decisions import evaluate_judged, references
 
     wanted = _one_story(settings, args.story) if args.story or len(settings.stories) == 1 else None
-    store = open_reader(settings.warehouse_path)
+    store = open_reader(settings.warehouse_path, settings.warehouse_memory_limit)
     try:
         refs = references(settings, store)
     finally:

@@ -46,6 +46,9 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     "warehouse": {
         "path": Setting("str", "../warehouse/newswatch.duckdb",
                         "DuckDB file, relative to the config folder"),
+        "memory_limit": Setting("memory", "",
+                                "most memory DuckDB may use in a job, e.g. \"1GB\" (\"\": DuckDB's default, "
+                                "80 % of RAM); its indexes must fit, about 320 MiB per million articles"),
     },
     "http": {
         "user_agent": Setting("str", DEFAULT_USER_AGENT, "User-Agent sent with every request"),
@@ -136,6 +139,10 @@ class Settings:
     @property
     def warehouse_path(self) -> Path:
         return (self.config_dir / self.get("warehouse", "path")).resolve()
+
+    @property
+    def warehouse_memory_limit(self) -> str | None:
+        return self.get("warehouse", "memory_limit") or None
 
     @property
     def allow_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -242,6 +249,11 @@ def _check_strs(v: Any) -> str | None:
     return None if ok else "expected a list of strings"
 
 
+def _check_memory(v: Any) -> str | None:
+    ok = isinstance(v, str) and (v == "" or re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", v.strip()))
+    return None if ok else "expected an amount of memory such as \"512MB\" or \"2GB\", or \"\" for DuckDB's default"
+
+
 def _check_cidrs(v: Any) -> str | None:
     if _check_strs(v):
         return "expected a list of CIDR strings such as \"127.0.0.0/8\""
@@ -275,6 +287,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "str": _check_str, "int": _check_int, "float": _check_float, "seconds": _check_seconds,
     "bool": _check_bool,
     "list[str]": _check_strs, "cidrs": _check_cidrs, "time": _check_time, "tz": _check_tz,
+    "memory": _check_memory,
 }
 
 

@@ -62,7 +62,14 @@ class Store(AnalysisQueries, ArchivedQueries, ClusterQueries, OutboxQueries, Dis
     """An open warehouse connection. Use ``open_writer`` / ``open_reader``."""
 
 
-def open_writer(path: Path) -> Store:
+def _limit_memory(con: duckdb.DuckDBPyConnection, memory_limit: str | None) -> None:
+    """DuckDB's ``memory_limit`` (``[warehouse] memory_limit``, validated by config): its
+    page cache otherwise grows toward 80 % of RAM on a large warehouse."""
+    if memory_limit:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+
+
+def open_writer(path: Path, memory_limit: str | None = None) -> Store:
     """Open read-write, migrate and (re)apply views. The caller holds ``writer_lock``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -75,6 +82,7 @@ def open_writer(path: Path) -> Store:
                               f"{str(exc).splitlines()[0][:300]}") from exc
         raise StoreError(f"cannot open warehouse {path}: {exc}") from exc
     store = Store(con, path)
+    _limit_memory(con, memory_limit)
     store.con.execute("SET TimeZone = 'UTC'")
     store.con.execute(INDEX_SCAN)
     store.migrate()
@@ -83,7 +91,7 @@ def open_writer(path: Path) -> Store:
     return store
 
 
-def open_reader(path: Path) -> Store:
+def open_reader(path: Path, memory_limit: str | None = None) -> Store:
     """Open read-only; say plainly when a run is writing or nothing was collected yet."""
     if not path.exists():
         raise StoreError(f"no warehouse at {path} yet", remedy="run `newswatch run` first")
@@ -94,6 +102,7 @@ def open_reader(path: Path) -> Store:
             raise LockedError(f"a newswatch run is writing to {path} right now; "
                               "read it again when the run has finished") from exc
         raise StoreError(f"cannot open warehouse {path} read-only: {exc}") from exc
+    _limit_memory(con, memory_limit)
     con.execute("SET TimeZone = 'UTC'")
     con.execute(INDEX_SCAN)
     return Store(con, path)

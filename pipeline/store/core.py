@@ -46,7 +46,8 @@ _STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 def is_storage_error(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return exc.errno in _STORAGE_ERRNOS
-    return isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException))
+    return isinstance(exc, (duckdb.IOException, duckdb.FatalException, duckdb.TransactionException,
+                            duckdb.OutOfMemoryException))
 
 
 @contextmanager
@@ -59,6 +60,11 @@ def storage_errors(warehouse: Path) -> Iterator[None]:
     except Exception as exc:
         if not is_storage_error(exc):
             raise
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            raise StoreError(f"the warehouse {warehouse} needed more memory than DuckDB may use: "
+                             f"{str(exc).strip().splitlines()[0][:300]}",
+                             remedy="raise [warehouse] memory_limit in newswatch.toml (\"\" lets DuckDB "
+                                    "use up to 80 % of RAM)") from exc
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
         raise StoreError(f"cannot write the warehouse {warehouse}: {reason}") from exc
 
@@ -253,6 +259,14 @@ class Core:
         row = known and self.rows_in("SELECT article_id, status FROM articles WHERE article_id IN ({})",
                                      [known[0][0]])
         return (row[0][0], row[0][1]) if row else None
+
+    def articles_for_urls(self, url_keys: Sequence[str]) -> dict[str, tuple[str, str] | None]:
+        """``article_for_url`` for many keys in two set-based lookups: every key -> its
+        (article_id, status), or None."""
+        ids = dict(self.rows_in("SELECT url_key, article_id FROM article_urls WHERE url_key IN ({})", url_keys))
+        status = dict(self.rows_in("SELECT article_id, status FROM articles WHERE article_id IN ({})",
+                                   sorted(set(ids.values()))))
+        return {k: (ids[k], status[ids[k]]) if ids.get(k) in status else None for k in url_keys}
 
     def article_attempts(self, article_id: str) -> int:
         return int(self.scalar("SELECT attempts FROM articles WHERE article_id = ?", [article_id]) or 0)
