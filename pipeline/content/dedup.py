@@ -111,7 +111,7 @@ def _learn_group(store: Store, outlets: list[str], now: datetime, texts: TextCac
     for o, pages in store.outlet_pages(rebuilt, neardup.TEMPLATE_SAMPLE).items():
         windows[o] = [_Page(aid, seen, texts.of(body)) for aid, seen, body in pages]
     learnt = {o: (len(w), neardup.template_of_arrays([p.text.shingles for p in w])) for o, w in windows.items() if w}
-    store.save_outlet_templates(learnt, now, (rebuilt, *_window_changes(kept, fresh, windows), outlets))
+    store.save_outlet_templates(learnt, now, (rebuilt, *_window_changes(kept, fresh, windows)))
 
 
 def _window_changes(kept: dict[str, dict[str, _Page]], fresh: dict[str, dict[str, _Page]],
@@ -142,7 +142,7 @@ class _Page:
     @classmethod
     def stored(cls, row: tuple) -> _Page:
         article_id, seen, words, digest, shingles = row
-        return cls(article_id, seen, Shingled(words, bytes(digest), np.frombuffer(shingles, dtype="<u8").astype(np.uint64)))
+        return cls(article_id, seen, Shingled(words, bytes(digest), np.frombuffer(shingles, dtype="<u8")))
 
 
 def _recent(pages: dict[str, _Page]) -> list[_Page]:

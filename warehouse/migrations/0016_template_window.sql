@@ -6,10 +6,11 @@
 -- articles.body whenever an outlet has no template_state row (new outlets, warehouses
 -- older than this migration, and outlets whose window a changed article row made stale).
 
--- Outlets whose window below is complete and current.
+-- Outlets whose window below is complete and current, and when it was last rebuilt from
+-- articles (a run that only merges new pages into it leaves this row alone).
 CREATE TABLE template_state (
     outlet_id   VARCHAR PRIMARY KEY,
-    learnt_at   TIMESTAMPTZ NOT NULL
+    rebuilt_at  TIMESTAMPTZ NOT NULL
 );
 
 -- The pages of each window: the sorted distinct word-shingle hashes of the page's text
