@@ -43,9 +43,9 @@ CHUNK = 200  # articles checked, and committed, together
 LOOKUP = 10 * CHUNK
 TITLE_WINDOW_S = 7 * 86400
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-# Outlets whose templates are learnt together: 25 windows of 60 800-word pages are
-# about 10 MB of shingle arrays (and as much again of blobs to write when rebuilt).
-TEMPLATE_GROUP = 25
+# Outlets whose templates are learnt together: 100 windows of 60 800-word pages are
+# about 40 MB of shingle arrays (and as much again of blobs to write when rebuilt).
+TEMPLATE_GROUP = 100
 
 
 def link_pending(store: Store, now: datetime, progress: Callable[[int, int], None] | None = None) -> int:

@@ -51,17 +51,19 @@ class TemplateQueries(Core):
         """Windows after a learning pass: the pages of the ``rebuilt`` outlets and the
         ``dropped`` pages go, ``pages`` (outlet_id, article_id, first_seen_us, words,
         digest, shingles) come in, and the ``rebuilt`` outlets' windows are marked kept.
-        Call inside the transaction that saves the templates. Both tables are bounded by
-        the outlets, so the deletes scan them filtered by the lists."""
-        self.con.execute("DELETE FROM template_pages WHERE outlet_id IN (SELECT unnest(?::VARCHAR[]))", [list(rebuilt)])
-        self.con.execute("DELETE FROM template_pages WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [list(dropped)])
+        Call inside the transaction that saves the templates."""
+        if rebuilt:  # none once every outlet's window is kept
+            self.con.execute("DELETE FROM template_pages WHERE outlet_id IN (SELECT unnest(?::VARCHAR[]))",
+                             [list(rebuilt)])
+        self.update_in("DELETE FROM template_pages WHERE article_id IN ({})", [], dropped)
         for start in range(0, len(pages), PAGES_CHUNK):
             cols = [list(c) for c in zip(*pages[start:start + PAGES_CHUNK])]
             self.con.execute("INSERT INTO template_pages (outlet_id, article_id, first_seen_us, words, digest, shingles) "
                              "SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]), "
                              "unnest(?::INTEGER[]), unnest(?::BLOB[]), unnest(?::BLOB[])", cols)
-        self.con.execute("INSERT INTO template_state SELECT unnest(?::VARCHAR[]), ? ON CONFLICT (outlet_id) "
-                         "DO UPDATE SET rebuilt_at = excluded.rebuilt_at", [list(rebuilt), now])
+        if rebuilt:
+            self.con.execute("INSERT INTO template_state SELECT unnest(?::VARCHAR[]), ? ON CONFLICT (outlet_id) "
+                             "DO UPDATE SET rebuilt_at = excluded.rebuilt_at", [list(rebuilt), now])
 
     def save_outlet_templates(self, templates: dict[str, tuple[int, frozenset[int]]], now: datetime,
                               windows: tuple | None = None) -> None:
