@@ -5,7 +5,11 @@ trafilatura with its full metadata step (newswatch before issue 12d), and newswa
 checks, page by page, that ``page_meta`` gives the stored fields exactly as trafilatura's
 full metadata step does.
 
-    python bench/bench_extract_cost.py [AEB_DIR] [--generated N]   # defaults: ../shared/eval/aeb, 100
+    python bench/bench_extract_cost.py [AEB_DIR] [--generated N] [--before OLD/pipeline/content/extract.py]
+
+Defaults: ../shared/eval/aeb, 100 generated pages. ``--before`` times another version of
+``content/extract.py`` beside this one, page for page, and counts the pages whose
+``Article`` differs (the file is loaded as a module; its imports resolve to this checkout).
 
 Pages are read from files and generated in memory; nothing is fetched.
 """
@@ -13,6 +17,7 @@ Pages are read from files and generated in memory; nothing is fetched.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
@@ -31,18 +36,21 @@ from pipeline.content.decode import decode_page  # noqa: E402
 from pipeline.content.extract import extract_page  # noqa: E402
 
 
-def cpu_ms(pages: list[tuple[str, bytes]], read: Callable[[bytes, str], object], rounds: int = 3) -> float:
-    """Median over ``rounds`` of the CPU milliseconds per page."""
-    times = []
+def cpu_ms(pages: list[tuple[str, bytes]], readers: list[Callable[[bytes, str], object]],
+           rounds: int = 5) -> list[float]:
+    """CPU milliseconds per page of each reader: the median over ``rounds``, the readers
+    taking turns in every round, so that a change in the machine's load hits them alike."""
+    times: list[list[float]] = [[] for _ in readers]
     for _ in range(rounds):
-        start = time.process_time()
-        for url, body in pages:
-            try:
-                read(body, url)
-            except Exception:  # noqa: BLE001 (a refused page costs what it cost)
-                pass
-        times.append((time.process_time() - start) * 1000 / len(pages))
-    return statistics.median(times)
+        for spent, read in zip(times, readers):
+            start = time.process_time()
+            for url, body in pages:
+                try:
+                    read(body, url)
+                except Exception:  # noqa: BLE001 (a refused page costs what it cost)
+                    pass
+            spent.append((time.process_time() - start) * 1000 / len(pages))
+    return [statistics.median(t) for t in times]
 
 
 def text_only(body: bytes, url: str) -> object:
@@ -68,27 +76,49 @@ def same_fields(pages: list[tuple[str, bytes]]) -> tuple[int, list[str]]:
     return compared, differ
 
 
-def report(name: str, pages: list[tuple[str, bytes]]) -> None:
+def load_before(path: Path) -> Callable[[bytes, str], object]:
+    spec = importlib.util.spec_from_file_location("extract_before", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.extract_page
+
+
+def outcome(read: Callable[[bytes, str], object], body: bytes, url: str) -> object:
+    try:
+        return read(body, url)
+    except Exception as exc:  # noqa: BLE001 (a refusal is an outcome too)
+        return repr(exc)
+
+
+def report(name: str, pages: list[tuple[str, bytes]], before: Callable[[bytes, str], object] | None) -> None:
     compared, differ = same_fields(pages)
-    bare, full, ours = (cpu_ms(pages, f) for f in (text_only, full_metadata, extract_page))
+    readers = [text_only, full_metadata, extract_page] + ([before] if before is not None else [])
+    bare, full, ours, *old = cpu_ms(pages, readers)
     print(f"{name}: {len(pages)} pages")
     print(f"  stored metadata fields equal to trafilatura's: {compared - len(differ)}/{compared}"
           + (f"  differ: {differ[:5]}" if differ else ""))
     print(f"  trafilatura, text only          {bare:6.1f} ms CPU/page")
     print(f"  trafilatura, full metadata      {full:6.1f} ms CPU/page")
     print(f"  newswatch extract_page          {ours:6.1f} ms CPU/page  ({bare / ours:.2f}x of text only)")
+    if before is not None:
+        changed = sum(outcome(before, b, u) != outcome(extract_page, b, u) for u, b in pages)
+        print(f"  extract_page before             {old[0]:6.1f} ms CPU/page  "
+              f"(articles that differ from this one's: {changed})")
 
 
 def main() -> None:
     args = argparse.ArgumentParser()
     args.add_argument("aeb", nargs="?", type=Path, default=bench_aeb.DEFAULT_AEB)
     args.add_argument("--generated", type=int, default=100)
+    args.add_argument("--before", type=Path, help="another version of pipeline/content/extract.py")
     opts = args.parse_args()
+    before = load_before(opts.before) if opts.before else None
     real = [(url, body) for url, _, body in bench_aeb.load(opts.aeb).values()]
-    report(f"real pages ({opts.aeb})", real)
+    report(f"real pages ({opts.aeb})", real, before)
     generated = [(f"http://127.0.0.1{path}", html.encode())
                  for path, _, _, html in bench_cold.pages(opts.generated, lambda p: f"http://127.0.0.1{p}")]
-    report("generated pages (bench_cold.py)", generated)
+    report("generated pages (bench_cold.py)", generated, before)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,8 @@
 
 ``trafilatura.bare_extraction(with_metadata=True)`` reads every field it knows: title,
 author, URL, date, site name, and also categories, tags and the licence, which walk every
-link of the page (menus, footers, related lists). newswatch stores none of those three, and
-on a page with long link lists they cost as much as the text extraction itself
-(``bench/bench_cold.py``). This module asks trafilatura for the stored fields only, with
+link of the page (menus, footers, related lists). newswatch stores none of those three;
+leaving them out saves 2-3 ms of CPU a page (``bench/bench_extract_cost.py --before``). This module asks trafilatura for the stored fields only, with
 the same readers, the same order of precedence and the same date settings, so the values
 are the ones ``with_metadata=True`` gives (``tests/test_page_meta.py`` holds the two side by
 side on generated pages; ``bench/bench_extract_speed.py`` on the 181 real AEB pages).
