@@ -343,9 +343,11 @@ class Core:
                                            "IS NOT NULL AND status = 'extracted' AND outlet_id IS NOT NULL", ids)}
 
     def _forget_windows(self, outlets: set[str]) -> None:
-        if outlets:
-            self.update_in("DELETE FROM template_state WHERE outlet_id IN ({})", [], sorted(outlets))
-            self.update_in("DELETE FROM template_pages WHERE outlet_id IN ({})", [], sorted(outlets))
+        if outlets:  # both tables are bounded by the outlets: filtered scans
+            self.con.execute("DELETE FROM template_state WHERE outlet_id IN (SELECT unnest(?::VARCHAR[]))",
+                             [sorted(outlets)])
+            self.con.execute("DELETE FROM template_pages WHERE outlet_id IN (SELECT unnest(?::VARCHAR[]))",
+                             [sorted(outlets)])
 
     def _save_outlets(self, outlets: list[tuple]) -> None:
         if outlets:
