@@ -8,7 +8,9 @@ A base warehouse of N stored articles is built once with set-based SQL into
   pairs of confirmed copies (dup_links, clusters), all checked;
 - 2,000 "real" articles: Zipf-like 600-word texts fingerprinted by the pipeline's own
   code, so new copies of them are real LSH candidates.
-Each measurement copies the base file, saves 500 new articles (copies of real ones,
+Each measurement copies the base file, migrates it (``open_writer``), learns every
+outlet's template window once (migration 0016: a warehouse running this code keeps them
+between runs; the base was built before), saves 500 new articles (copies of real ones,
 copies of each other, same-outlet same-title republications within 7 days, and new
 texts), then times ``dedup.link_pending`` (the near-duplicate check) and
 ``dedup.recluster`` in a fresh process, and reports that process's peak RSS.
@@ -187,16 +189,26 @@ def run_child(code_root: Path, path: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def prepared_copy(base: Path, n: int) -> tuple[Path, float]:
+def prepared_copy(base: Path, n: int) -> tuple[Path, float, float]:
+    """A copy of the base with the new articles saved; also (seconds) its migration by
+    ``open_writer`` and the learning of every outlet's template window (migration 0016),
+    which a warehouse running this code holds already: the base was built before it."""
+    from pipeline.content import dedup
     from pipeline.store import open_writer
 
     work = base.with_name(base.stem + ".work.duckdb")
     shutil.copy(base, work)
-    store = open_writer(work)
     t = time.perf_counter()
+    store = open_writer(work)
+    migrated = time.perf_counter() - t
+    t = time.perf_counter()
+    outlets = {r[0] for r in store.query("SELECT DISTINCT outlet_id FROM articles WHERE outlet_id IS NOT NULL")[1]}
+    if not store.template_windows(sorted(outlets)):
+        dedup.learn_templates(store, outlets, NOW)
+    learnt = time.perf_counter() - t
     store.save_batch(new_articles(n))
     store.close()
-    return work, time.perf_counter() - t
+    return work, migrated, learnt
 
 
 def main() -> None:
@@ -219,9 +231,11 @@ def main() -> None:
             print(f"built {base} ({n} articles) in {built:.0f} s, {base.stat().st_size / 2**20:.0f} MiB, "
                   f"builder peak RSS {peak_rss_mib():.0f} MiB")
         for label, code in [("after", ROOT)] + ([("before", args.before)] if args.before else []):
-            work, _ = prepared_copy(base, n)
+            work, migrated, learnt = prepared_copy(base, n)
             r = run_child(code, work)
             work.unlink()
+            print(f"{n:>8} stored  (copy of the base: migrated in {migrated:.1f} s, every outlet's template window "
+                  f"learnt in {learnt:.1f} s)")
             print(f"{n:>8} stored  {label:<6}  check {r['check_ms_per_article']:6.2f} ms/article "
                   f"({r['links']} links)  recluster {r['recluster_s']:7.2f} s  "
                   f"({r['clusters_written']} clusters of copies written; {r['cluster_rows']} rows, "

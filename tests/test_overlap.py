@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from pipeline.content import dedup, neardup
@@ -135,6 +136,28 @@ def test_template_shortcut_learns_what_testing_every_pair_learns(seed: int) -> N
     learnt = neardup.template_shingles(pages)
     assert learnt == _templates_by_every_pair(pages)
     assert learnt >= furniture
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_template_by_masks_learns_what_sets_learn_on_64_bit_hashes(seed: int) -> None:
+    """``template_of_arrays`` (what ``dedup.learn_templates`` calls) against the every-pair
+    oracle on full-width hashes: furniture, shingles on about half the pages (right at
+    the floor), pages with 0.8 of their shingles inside another (exactly at the bar, and
+    just under it), texts of equal length (order kept), empty texts (they raise the floor)."""
+    rng = random.Random(seed)
+    furniture = {rng.getrandbits(64) for _ in range(rng.choice([5, 40]))}
+    half = [rng.getrandbits(64) for _ in range(40)]
+    pages = [furniture | {h for h in half if rng.random() < 0.5} | {rng.getrandbits(64) for _ in range(rng.choice([3, 30]))}
+             for _ in range(16)]
+    for page in pages[:10]:
+        m = len(page) // 5
+        inside = set(rng.sample(sorted(page), 4 * m - rng.choice([0, 0, 1])))
+        pages.append(inside | {rng.getrandbits(64) for _ in range(5 * m - len(inside))})
+    pages += [set(pages[3]), set(), set(), {2**64 - 1}]
+    rng.shuffle(pages)
+    arrays = [np.array(sorted(p), dtype=np.uint64) for p in pages]
+    assert neardup.template_of_arrays(arrays) == _templates_by_every_pair(pages)
+    assert neardup.template_of_arrays([]) == frozenset()
 
 
 def test_band_lookup_by_scan_finds_what_the_index_finds(tmp_path, monkeypatch) -> None:

@@ -15,7 +15,8 @@ signature and LSH bands), near-duplicate links, and the outlet an article belong
 - ``fingerprint``: canonical URLs, normalized text, shingles, MinHash;
   ``neardup``: copy / excerpt decisions; ``overlap``: exact shared-shingle counts of one
   text against all its candidates, in numpy; ``dedup``: candidates from the warehouse's
-  band keys, confirmed, linked and clustered.
+  band keys, confirmed, linked and clustered; each outlet's template learnt from its
+  kept window of recent pages and its new pages.
 - ``outlets``: which outlet a URL belongs to.
 
 Imports: ``errors``, ``models``, ``config``, ``store``. Imported by ``story``,

@@ -22,8 +22,8 @@ Steps, each resumable (an article is marked checked in the same transaction as i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Sequence
 
 import xxhash
 
@@ -42,6 +42,10 @@ CHUNK = 200  # articles checked, and committed, together
 # is cheaper than the index (``Store.candidates_of``), serves this many (issue 12).
 LOOKUP = 10 * CHUNK
 TITLE_WINDOW_S = 7 * 86400
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Outlets whose templates are learnt together: 100 windows of 60 800-word pages are
+# about 40 MB of shingle arrays (and as much again of blobs to write when rebuilt).
+TEMPLATE_GROUP = 100
 
 
 def link_pending(store: Store, now: datetime, progress: Callable[[int, int], None] | None = None) -> int:
@@ -51,7 +55,7 @@ def link_pending(store: Store, now: datetime, progress: Callable[[int, int], Non
     _backfill_title_keys(store)
     pending = store.articles_to_dedup()
     texts = TextCache()
-    learn_templates(store, {a["outlet_id"] for a in pending if a.get("outlet_id")}, now, texts)
+    learn_templates(store, {a["outlet_id"] for a in pending if a.get("outlet_id")}, now, texts, pending)
     references = store.reference_bodies()
     quoted = frozenset().union(*(texts.of(body).as_set() for body in references.values()))
     store.save_title_keys([(a["article_id"], key) for a in pending if a["status"] == "extracted"
@@ -79,15 +83,72 @@ def _backfill_title_keys(store: Store) -> None:
     store.save_title_keys([], task_done="title_keys")
 
 
-def learn_templates(store: Store, outlet_ids: set[str], now: datetime, texts: TextCache | None = None) -> None:
-    """Relearn the template shingles of these outlets from their recent pages."""
-    if not outlet_ids:
-        return
+def learn_templates(store: Store, outlet_ids: set[str], now: datetime, texts: TextCache | None = None,
+                    pending: Sequence[dict[str, Any]] = ()) -> None:
+    """Relearn the template shingles of these outlets from their ``TEMPLATE_SAMPLE`` most
+    recently seen pages. An outlet whose window was kept (migration 0016) takes it and
+    merges in its ``pending`` pages (the articles not checked yet: every page that can
+    have entered it since); the others are read and shingled from ``articles``. Both give
+    the same window, so the same template (tests/test_template_window.py). Outlets are
+    learnt ``TEMPLATE_GROUP`` at a time, each group saved in its own transaction, so the
+    pages held stay bounded."""
     texts = texts or TextCache()
-    bodies = store.outlet_bodies(sorted(outlet_ids), neardup.TEMPLATE_SAMPLE)
-    learnt = {o: (len(recent), neardup.template_shingles([texts.of(t).as_set() for t in recent]))
-              for o, recent in bodies.items()}
-    store.save_outlet_templates(learnt, now)
+    fresh: dict[str, list[dict[str, Any]]] = {}
+    for a in pending:
+        if a.get("outlet_id") in outlet_ids and a["status"] == "extracted":
+            fresh.setdefault(a["outlet_id"], []).append(a)
+    ordered = sorted(outlet_ids)
+    for start in range(0, len(ordered), TEMPLATE_GROUP):
+        _learn_group(store, ordered[start:start + TEMPLATE_GROUP], now, texts, fresh)
+
+
+def _learn_group(store: Store, outlets: list[str], now: datetime, texts: TextCache,
+                 pending: dict[str, list[dict[str, Any]]]) -> None:
+    kept = {o: {p.article_id: p for p in map(_Page.stored, pages)} for o, pages in store.template_windows(outlets).items()}
+    fresh = {o: {a["article_id"]: _Page.of(a, texts) for a in pending.get(o, ())} for o in kept}
+    windows = {o: _recent({**kept[o], **fresh[o]}) for o in kept}
+    rebuilt = [o for o in outlets if o not in kept]
+    for o, pages in store.outlet_pages(rebuilt, neardup.TEMPLATE_SAMPLE).items():
+        windows[o] = [_Page(aid, seen, texts.of(body)) for aid, seen, body in pages]
+    learnt = {o: (len(w), neardup.template_of_arrays([p.text.shingles for p in w])) for o, w in windows.items() if w}
+    store.save_outlet_templates(learnt, now, (rebuilt, *_window_changes(kept, fresh, windows)))
+
+
+def _window_changes(kept: dict[str, dict[str, _Page]], fresh: dict[str, dict[str, _Page]],
+                    windows: dict[str, list[_Page]]) -> tuple[list[str], list[tuple]]:
+    """(article ids whose kept rows go, rows that come in): kept windows lose the pages
+    that fell out and the pages read again (pending), and gain the pending pages in them;
+    a rebuilt window (not in ``kept``) comes in whole."""
+    ids = {o: {p.article_id for p in w} for o, w in windows.items()}
+    dropped = [a for o in kept for a in kept[o] if a not in ids[o] or a in fresh[o]]
+    added = [(o, p.article_id, p.seen, p.text.words, p.text.digest, p.text.shingles.astype("<u8").tobytes())
+             for o, w in windows.items() for p in w if o not in kept or p.article_id in fresh[o]]
+    return dropped, added
+
+
+@dataclass(frozen=True)
+class _Page:
+    """One page of an outlet's template window."""
+
+    article_id: str
+    seen: int  # first_seen_at, microseconds since the epoch
+    text: Shingled
+
+    @classmethod
+    def of(cls, article: dict[str, Any], texts: TextCache) -> _Page:
+        seen = (article["first_seen_at"] - _EPOCH) // timedelta(microseconds=1)
+        return cls(article["article_id"], seen, texts.of(article["body"]))
+
+    @classmethod
+    def stored(cls, row: tuple) -> _Page:
+        article_id, seen, words, digest, shingles = row
+        return cls(article_id, seen, Shingled(words, bytes(digest), np.frombuffer(shingles, dtype="<u8")))
+
+
+def _recent(pages: dict[str, _Page]) -> list[_Page]:
+    """The ``TEMPLATE_SAMPLE`` most recently seen pages, in ``outlet_pages``'s order."""
+    ordered = sorted(sorted(pages.values(), key=lambda p: p.article_id), key=lambda p: p.seen, reverse=True)
+    return ordered[:neardup.TEMPLATE_SAMPLE]
 
 
 @dataclass(frozen=True)
@@ -121,11 +182,15 @@ def _links_for_chunk(store: Store, part: list[dict[str, Any]], candidates: dict[
                      quoted: frozenset[int], references: frozenset[str], texts: TextCache) -> list[Link]:
     ids = [a["article_id"] for a in part]
     others = sorted({o for a in ids for o in candidates.get(a, ())})
-    shingled = {aid: texts.of(body) for aid, body in store.bodies(others).items()}
+    read = store.texts_of(others)  # one key lookup for the candidates' bodies and outlets
+    shingled = {aid: texts.of(body) for aid, (_, body) in read.items()}
     # Shingling is most of the Python cost; an article without candidates needs none.
     mine = {a["article_id"]: texts.of(a["body"]) for a in part if a["article_id"] in candidates}
     titled = _title_candidates(store, part)
-    setting = _Setting(store.outlet_templates(others + ids), store.outlets_of(others + ids), quoted, references)
+    outlets = {aid: o for aid, (o, _) in read.items() if o is not None}
+    outlets.update({a["article_id"]: a["outlet_id"] for a in part if a.get("outlet_id") is not None})
+    templates = store.outlet_template_sets(sorted(set(outlets.values())))
+    setting = _Setting({a: templates[o] for a, o in outlets.items() if o in templates}, outlets, quoted, references)
     pairs = _Pairs({**shingled, **mine}, setting)
     links: dict[tuple[str, str], Link] = {}
     for article in part:

@@ -13,12 +13,12 @@ each constant's docstring.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
 from typing import TypeVar
+
+import numpy as np
 
 from pipeline.content import fingerprint as fp
 
@@ -196,21 +196,43 @@ def template_shingles(texts: Sequence[set[int]]) -> frozenset[int]:
     story's real copies elsewhere. Known limit: pages whose template outweighs their
     own text four to one count as one text, and no template is learnt from them.
     """
-    distinct: list[set[int]] = []
-    seen: set[int] = set()  # every shingle of the distinct texts so far
-    for shingles in sorted(texts, key=len, reverse=True):
+    return template_of_arrays([np.array(sorted(t), dtype=np.uint64) for t in texts])
+
+
+def template_of_arrays(texts: Sequence[np.ndarray]) -> frozenset[int]:
+    """``template_shingles`` on sorted arrays of distinct uint64 (``overlap.Shingled``):
+    the shingles of all texts become small ids, and each set operation a boolean mask
+    over them (issue 12: 13 ms an outlet of 60 800-word pages with Python sets)."""
+    sizes = [t.size for t in texts]
+    values, ids = np.unique(np.concatenate([*texts, np.zeros(0, np.uint64)]), return_inverse=True)
+    rows = np.split(ids, np.cumsum(sizes)[:-1].astype(np.int64)) if texts else []
+    seen, mark = np.zeros(values.size, dtype=bool), np.zeros(values.size, dtype=bool)
+    distinct: list[np.ndarray] = []
+    for i in sorted(range(len(rows)), key=lambda i: sizes[i], reverse=True):  # stable, as sorted(texts)
+        row = rows[i]
         # A text shares with one distinct text at most what it shares with all of them:
         # when that is below the bar, no pair needs testing (most pages of an outlet).
-        if shingles and len(shingles & seen) / len(shingles) < EXCERPT_CONTAINMENT:
-            inside = False
-        else:
-            inside = any(fp.containment(shingles, other) >= EXCERPT_CONTAINMENT for other in distinct)
-        if not inside:
-            distinct.append(shingles)
-            seen |= shingles
-    counts = Counter(chain.from_iterable(distinct))
+        if not (row.size and np.count_nonzero(seen[row]) / row.size < EXCERPT_CONTAINMENT) \
+                and _inside_any(row, distinct, mark):
+            continue
+        distinct.append(row)
+        seen[row] = True
+    counts = np.bincount(np.concatenate([*distinct, np.zeros(0, np.intp)]), minlength=values.size)
     floor = max(TEMPLATE_MIN_TEXTS, TEMPLATE_SHARE * len(distinct))
-    return frozenset(h for h, n in counts.items() if n >= floor)
+    return frozenset(values[counts >= floor].tolist())
+
+
+def _inside_any(row: np.ndarray, distinct: list[np.ndarray], mark: np.ndarray) -> bool:
+    """Whether ``fp.containment`` of the text (ids ``row``) and one of ``distinct`` is at
+    least ``EXCERPT_CONTAINMENT`` (``mark``: a scratch mask, left all False)."""
+    if not row.size:
+        return False
+    mark[row] = True
+    try:
+        return any(other.size and np.count_nonzero(mark[other]) / min(row.size, other.size) >= EXCERPT_CONTAINMENT
+                   for other in distinct)
+    finally:
+        mark[row] = False
 
 
 K = TypeVar("K", bound=Hashable)

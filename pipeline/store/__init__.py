@@ -17,7 +17,7 @@ is then fetched again (without validators) by the next run.
     backfill.py   loading archive shards, exporting a story as Parquet
     parquet.py    Parquet written and merged without the warehouse (backfill workers)
     pending.py    backfill shards not loaded yet, seen in place by the views
-    template.py   each outlet's template shingles (issue 11)
+    template.py   each outlet's template shingles (issue 11) and its kept window of pages (issue 12)
 """
 
 from __future__ import annotations

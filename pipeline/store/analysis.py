@@ -62,10 +62,6 @@ class AnalysisQueries(Core):
                                     "(SELECT unnest(?::BIGINT[]))", [keys]).fetchall()
         return self.rows_in("SELECT band_key, article_id FROM lsh_bands WHERE band_key IN ({})", keys)
 
-    def bodies(self, ids: Sequence[str]) -> dict[str, str]:
-        return dict(self.rows_in("SELECT article_id, body FROM articles WHERE article_id IN ({}) "
-                                 "AND body IS NOT NULL", ids))
-
     def save_dup_links(self, links: list[tuple], done: list[str], now: datetime) -> None:
         """Confirmed pairs (a, b, relation, jaccard, containment) and the articles checked,
         in one transaction of set-based statements."""

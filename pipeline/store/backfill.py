@@ -107,9 +107,11 @@ class BackfillQueries:
         cleared = {"run_id": "excluded.run_id", "fail_reason": "NULL", "fail_transient": "NULL", "dedup_at": "NULL"}
         sets = ", ".join([f"{c} = excluded.{c}" for c in cols if c not in ("canonical_url", "first_seen_at", *cleared)]
                          + [f"{c} = {v}" for c, v in cleared.items()])
+        stale = self._window_holders(ids)  # type: ignore[attr-defined]
         self.con.execute(f"INSERT INTO articles (article_id, run_id, {', '.join(cols)}) "
                          f"SELECT final_id, ?, {', '.join(cols)} FROM bf_revive "
                          f"ON CONFLICT (article_id) DO UPDATE SET {sets}", [run_id])
+        self._forget_windows(stale)  # type: ignore[attr-defined]
         self.con.execute("DELETE FROM lsh_bands WHERE article_id IN (SELECT final_id FROM bf_revive)")
         self.con.execute("INSERT INTO fingerprints SELECT final_id, minhash FROM bf_revive "
                          "ON CONFLICT (article_id) DO UPDATE SET minhash = excluded.minhash")

@@ -304,7 +304,10 @@ class Core:
         batch = _cleaned(batch)
         with self.transaction():
             self._save_outlets(batch.outlets)
+            ids = [a["article_id"] for a in batch.articles]
+            stale = self._window_holders(ids)
             self._save_articles(batch.articles)
+            self._forget_windows(stale | self._checked_outlets(ids))
             self._save_urls(batch.urls)
             self._save_fingerprints(batch.fingerprints)
             self._save_sightings(batch.sightings)
@@ -325,6 +328,26 @@ class Core:
                          "OR article_b IN (SELECT unnest(?::VARCHAR[]))", [ids, ids])
         self.con.execute("DELETE FROM title_keys WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
         self.con.execute("INSERT INTO cluster_queue SELECT unnest(?::VARCHAR[]) ON CONFLICT DO NOTHING", [ids])
+
+    # An outlet's template window (migration 0016) is its kept recent pages; a learning
+    # pass merges the outlet's pending pages into it. A row upsert can break that: a page of
+    # the window changed, or a page already checked (so never pending again) entered the
+    # outlet. Those outlets lose their window and are relearnt from articles next time.
+    def _window_holders(self, ids: Sequence[str]) -> set[str]:
+        """Outlets whose kept window holds one of ``ids``."""
+        return {r[0] for r in self.rows_in("SELECT outlet_id FROM template_pages WHERE article_id IN ({})", ids)}
+
+    def _checked_outlets(self, ids: Sequence[str]) -> set[str]:
+        """Outlets of those of ``ids`` that are extracted pages already checked for copies."""
+        return {r[0] for r in self.rows_in("SELECT outlet_id FROM articles WHERE article_id IN ({}) AND dedup_at "
+                                           "IS NOT NULL AND status = 'extracted' AND outlet_id IS NOT NULL", ids)}
+
+    def _forget_windows(self, outlets: set[str]) -> None:
+        if outlets:  # both tables are bounded by the outlets: filtered scans
+            self.con.execute("DELETE FROM template_state WHERE outlet_id IN (SELECT unnest(?::VARCHAR[]))",
+                             [sorted(outlets)])
+            self.con.execute("DELETE FROM template_pages WHERE outlet_id IN (SELECT unnest(?::VARCHAR[]))",
+                             [sorted(outlets)])
 
     def _save_outlets(self, outlets: list[tuple]) -> None:
         if outlets:
