@@ -15,7 +15,7 @@ copies of each other, same-outlet same-title republications within 7 days, and n
 texts), then times ``dedup.link_pending`` (the near-duplicate check) and
 ``dedup.recluster`` in a fresh process, and reports that process's peak RSS.
 
-    python bench/bench_dedup_scale.py 10000 100000 1000000 [--before /work/main]
+    python bench/bench_dedup_scale.py 10000 100000 1000000 [--before /work/main] [--memory-limit 400MB]
 """
 
 from __future__ import annotations
@@ -156,11 +156,11 @@ def new_articles(n: int):
 
 # ---------------------------------------------------------------- one measurement (a child process)
 
-def measure(path: Path) -> dict:
+def measure(path: Path, memory_limit: str | None = None) -> dict:
     from pipeline.content import dedup
     from pipeline.store import open_writer
 
-    store = open_writer(path)
+    store = open_writer(path, memory_limit) if memory_limit else open_writer(path)
     t = time.perf_counter()
     links = dedup.link_pending(store, NOW)
     check_s = time.perf_counter() - t
@@ -183,8 +183,9 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_child(code_root: Path, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--measure", str(path), "--code", str(code_root)],
+def run_child(code_root: Path, path: Path, memory_limit: str | None = None) -> dict:
+    limit = ["--memory-limit", memory_limit] if memory_limit else []
+    out = subprocess.run([sys.executable, __file__, "--measure", str(path), "--code", str(code_root), *limit],
                          capture_output=True, text=True, check=True, cwd=code_root)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -217,10 +218,11 @@ def main() -> None:
     ap.add_argument("--before", type=Path, help="another checkout (e.g. /work/main) to measure in the same run")
     ap.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--memory-limit", help="[warehouse] memory_limit for the measured process, e.g. 400MB")
     args = ap.parse_args()
     if args.measure:
         sys.path.insert(0, str(args.code))
-        print(json.dumps(measure(args.measure)))
+        print(json.dumps(measure(args.measure, args.memory_limit)))
         return
     sys.path.insert(0, str(ROOT))
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -232,7 +234,7 @@ def main() -> None:
                   f"builder peak RSS {peak_rss_mib():.0f} MiB")
         for label, code in [("after", ROOT)] + ([("before", args.before)] if args.before else []):
             work, migrated, learnt = prepared_copy(base, n)
-            r = run_child(code, work)
+            r = run_child(code, work, args.memory_limit)
             work.unlink()
             print(f"{n:>8} stored  (copy of the base: migrated in {migrated:.1f} s, every outlet's template window "
                   f"learnt in {learnt:.1f} s)")
