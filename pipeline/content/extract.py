@@ -83,8 +83,8 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 def _trafilatura(tree: lxml.html.HtmlElement, url: str) -> dict:
     """The text by trafilatura (on its own copy of the tree), then only the metadata fields
-    newswatch stores (``page_meta``): trafilatura's own metadata step also reads licenses,
-    categories and tags, a third of its cost on pages with long link lists, for nothing."""
+    newswatch stores (``page_meta``): trafilatura's own metadata step also reads licences,
+    categories and tags, which newswatch never stores."""
     doc = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False)
     if doc is None:
         raise ExtractError(url, "no_text", "no article text found on the page")

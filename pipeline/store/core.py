@@ -253,16 +253,12 @@ class Core:
 
     # -- articles ------------------------------------------------------------------------
     def article_for_url(self, url_key: str) -> tuple[str, str] | None:
-        """(article_id, status) of the article a URL is known to lead to. Two key lookups:
-        a join scans ``articles`` (issue 12), and a page asks this once or twice."""
-        known = self.rows_in("SELECT article_id FROM article_urls WHERE url_key IN ({})", [url_key])
-        row = known and self.rows_in("SELECT article_id, status FROM articles WHERE article_id IN ({})",
-                                     [known[0][0]])
-        return (row[0][0], row[0][1]) if row else None
+        """(article_id, status) of the article a URL is known to lead to."""
+        return self.articles_for_urls([url_key])[url_key]
 
     def articles_for_urls(self, url_keys: Sequence[str]) -> dict[str, tuple[str, str] | None]:
-        """``article_for_url`` for many keys in two set-based lookups: every key -> its
-        (article_id, status), or None."""
+        """Every key -> (article_id, status) of the article it is known to lead to, or
+        None. Two key lookups, not a join, which scans ``articles`` (issue 12)."""
         ids = dict(self.rows_in("SELECT url_key, article_id FROM article_urls WHERE url_key IN ({})", url_keys))
         status = dict(self.rows_in("SELECT article_id, status FROM articles WHERE article_id IN ({})",
                                    sorted(set(ids.values()))))
